@@ -1,0 +1,95 @@
+/**
+ * Every setting the app reads, parsed once with zod. `process.env` is read here and nowhere else.
+ * A bad environment fails with one error that lists every missing or malformed setting.
+ */
+import { z } from 'zod';
+
+import { ConfigError } from './errors';
+
+const DEFAULT_ALLOWED_HOST_SUFFIXES = ['.api-us1.com', '.api-eu1.com', '.activehosted.com'];
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const positiveNumber = (fallback: number) => z.coerce.number().positive().default(fallback);
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+const list = (fallback: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v) =>
+      v === undefined || v.trim() === ''
+        ? fallback
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    );
+
+const envSchema = z
+  .object({
+    /** The Functions host's own storage (Durable history, tables). */
+    AzureWebJobsStorage: z.string().min(1).optional(),
+    /** Where segment files land: a connection string, or an account URL used with managed identity. */
+    SEGMENT_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
+    SEGMENT_STORAGE_ACCOUNT_URL: z.url().optional(),
+    SEGMENT_CONTAINER: z.string().min(3).max(63).default('customer-insights'),
+    /** Customer Insights asks for Private Link on its storage; unsupported with bring-your-own storage. */
+    SEGMENT_STORAGE_PRIVATE_LINK: flag,
+    /** Container for run folders: staged slices, rejected rows, reports, snapshots. */
+    WORK_CONTAINER: z.string().min(3).max(63).default('segment-export-work'),
+    EXPORT_PROFILE_CAP: positiveInt(1_000_000),
+    EXPORT_SCHEDULE: z.string().min(1).default('0 0 2 * * *'),
+    ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber(5),
+    ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber(100),
+    ACTIVECAMPAIGN_ALLOWED_HOST_SUFFIXES: list(DEFAULT_ALLOWED_HOST_SUFFIXES),
+    /** Local development only: allows plain http to loopback ActiveCampaign hosts (the sandbox). */
+    ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP: flag,
+    KEY_VAULT_URL: z.url().optional(),
+    DURABLE_TASK_HUB_NAME: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{2,49}$/, 'must be 3-50 letters or digits, starting with a letter')
+      .default('SegmentExport'),
+    /** Local development identity mode: trusts a local admin instead of App Service Authentication. */
+    LOCAL_DEV_MODE: flag,
+  })
+  .superRefine((env, ctx) => {
+    const endpoint =
+      env.SEGMENT_STORAGE_ACCOUNT_URL ??
+      /BlobEndpoint=([^;]+)/i.exec(env.SEGMENT_STORAGE_CONNECTION_STRING ?? '')?.[1] ??
+      '';
+    if (env.SEGMENT_STORAGE_PRIVATE_LINK || /\.privatelink\./i.test(endpoint)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [
+          env.SEGMENT_STORAGE_PRIVATE_LINK ? 'SEGMENT_STORAGE_PRIVATE_LINK' : 'SEGMENT_STORAGE_ACCOUNT_URL',
+        ],
+        message:
+          'Private Link combined with bring-your-own segment storage is not supported; use a storage endpoint reachable without Private Link',
+      });
+    }
+  });
+
+/** The parsed, typed settings. */
+export type Config = z.infer<typeof envSchema>;
+
+/** Parses `env` into a `Config`, or throws one `ConfigError` naming every bad setting. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = envSchema.safeParse(env);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => ({
+      field: issue.path.map(String).join('.') || '(environment)',
+      message: issue.message,
+    })),
+  );
+}
+
+let cached: Config | undefined;
+
+/** The app's settings from `process.env`, parsed on first use. */
+export function getConfig(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

@@ -1,0 +1,114 @@
+/**
+ * The project's one error family.
+ *
+ * Whether an error is worth retrying is a property of the error (`retryable`), decided where the error is
+ * made, never guessed at the call site. The original error rides in `cause`. Messages never carry secrets.
+ */
+
+/** Base of every error this project throws on purpose. */
+export class AppError extends Error {
+  /** A stable machine-readable code, e.g. `config_invalid`. */
+  readonly code: string;
+  /** True when the same operation may succeed if tried again later. */
+  readonly retryable: boolean;
+  /** The HTTP status this error maps to when it reaches an HTTP boundary. */
+  readonly status: number;
+
+  constructor(
+    message: string,
+    options: { code: string; retryable?: boolean; status?: number; cause?: unknown },
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code;
+    this.retryable = options.retryable ?? false;
+    this.status = options.status ?? 500;
+  }
+}
+
+/** One problem with one named field of some input (a setting, a request body, a file column). */
+export interface FieldIssue {
+  /** Dotted path of the field, e.g. `ACTIVECAMPAIGN_REQUESTS_PER_SECOND` or `mapping.email`. */
+  field: string;
+  message: string;
+}
+
+/** Settings are missing or malformed; lists every bad setting at once. */
+export class ConfigError extends AppError {
+  readonly issues: readonly FieldIssue[];
+
+  constructor(issues: readonly FieldIssue[]) {
+    super(`Invalid configuration: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, {
+      code: 'config_invalid',
+      status: 500,
+    });
+    this.issues = issues;
+  }
+}
+
+/** A caller sent input that fails validation; field-level messages, HTTP 400. */
+export class ValidationError extends AppError {
+  readonly issues: readonly FieldIssue[];
+
+  constructor(message: string, issues: readonly FieldIssue[] = [], cause?: unknown) {
+    super(
+      issues.length ? `${message}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}` : message,
+      { code: 'validation_failed', status: 400, cause },
+    );
+    this.issues = issues;
+  }
+}
+
+/** A segment file (or its model.json) cannot be used; names the file and, where known, the line. */
+export class InputFileError extends AppError {
+  readonly file: string;
+  readonly line: number | undefined;
+
+  constructor(file: string, message: string, options: { line?: number; cause?: unknown } = {}) {
+    super(`${file}${options.line === undefined ? '' : `:${options.line}`}: ${message}`, {
+      code: 'input_file_invalid',
+      status: 422,
+      cause: options.cause,
+    });
+    this.file = file;
+    this.line = options.line;
+  }
+}
+
+/** An export exceeds a hard limit (e.g. the profile cap); nothing was sent. */
+export class LimitExceededError extends AppError {
+  constructor(message: string) {
+    super(message, { code: 'limit_exceeded', status: 422 });
+  }
+}
+
+/** The thing asked for does not exist. */
+export class NotFoundError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'not_found', status: 404, cause });
+  }
+}
+
+/** The caller is known but not allowed to do this. */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super(message, { code: 'forbidden', status: 403 });
+  }
+}
+
+/** Turns anything thrown into an `Error`, so callers can rely on `message` and `cause`. */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : JSON.stringify(value);
+  } catch {
+    text = String(value);
+  }
+  return new Error(`Non-error thrown: ${text}`);
+}
+
+/** True when `error` (or an error it wraps) says a retry may succeed. */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof AppError && error.retryable;
+}
