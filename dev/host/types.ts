@@ -1,0 +1,62 @@
+/**
+ * The contract between the local host's core (dev/host: loads the app through a `@azure/functions-core`
+ * shim, serves HTTP, fires timers and blob triggers) and the Durable backend (dev/durable).
+ */
+
+/** One binding of a registered function, as `@azure/functions` hands it to `registerFunction`. */
+export interface BindingInfo {
+  type: string;
+  direction: 'in' | 'out' | 'inout' | string;
+  /** Every other property the library put on the binding (route, methods, schedule, path, connection...). */
+  [key: string]: unknown;
+}
+
+/** A function the app registered, with its full metadata. */
+export interface RegisteredFunction {
+  name: string;
+  /** Binding name -> binding, exactly as registered (e.g. `{ context: { type: 'orchestrationTrigger', direction: 'in' } }`). */
+  bindings: Record<string, BindingInfo>;
+  /** Name and binding of the single trigger. */
+  triggerName: string;
+  trigger: BindingInfo;
+  /** Raw metadata object as registered (retryOptions etc.). */
+  raw: Record<string, unknown>;
+}
+
+/** Options for one invocation. */
+export interface InvokeOptions {
+  /** Trigger metadata passed to the function (e.g. blob path bindings), plain JSON values. */
+  triggerMetadata?: Record<string, unknown>;
+  /** Values for non-trigger input bindings by binding name; omitted ones are asked of the input providers. */
+  extraInputs?: Record<string, unknown>;
+  /** Id for logs; generated when omitted. */
+  invocationId?: string;
+}
+
+/** What an invocation produced: the return value and any named output bindings, as plain values. */
+export interface InvokeResult {
+  returnValue: unknown;
+  outputs: Record<string, unknown>;
+}
+
+/**
+ * Supplies the value of an input binding of a given type (e.g. `durableClient`) for a function about to be
+ * invoked. The value is what the real host would send as that binding's data (for `durableClient`: the
+ * client binding JSON string / object with `rpcBaseUrl`, `taskHubName`, ...).
+ */
+export type InputProvider = (fn: RegisteredFunction, bindingName: string, binding: BindingInfo) => unknown;
+
+/** The host core as the Durable backend (and tests) see it. */
+export interface FunctionHost {
+  /** Every registered function. */
+  functions(): RegisteredFunction[];
+  /** The function registered under `name`, or undefined. */
+  getFunction(name: string): RegisteredFunction | undefined;
+  /**
+   * Invokes a non-HTTP function with its trigger value, converting values as the real worker does (objects
+   * travel as JSON typed data; the result comes back JSON round-tripped). Rejects with the function's error.
+   */
+  invoke(name: string, triggerValue: unknown, options?: InvokeOptions): Promise<InvokeResult>;
+  /** Registers the provider for every input binding of `bindingType` (e.g. 'durableClient'). */
+  registerInputProvider(bindingType: string, provider: InputProvider): void;
+}
