@@ -6,7 +6,8 @@
 /** One binding of a registered function, as `@azure/functions` hands it to `registerFunction`. */
 export interface BindingInfo {
   type: string;
-  direction: 'in' | 'out' | 'inout' | string;
+  /** 'in' | 'out' | 'inout' (typed as string: the library passes it through unchecked). */
+  direction: string;
   /** Every other property the library put on the binding (route, methods, schedule, path, connection...). */
   [key: string]: unknown;
 }
