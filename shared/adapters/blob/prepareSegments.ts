@@ -1,0 +1,266 @@
+/**
+ * Prepare, in one call: discover each segment's newest snapshot → stream every partition → map, normalise,
+ * validate, dedupe, diff (domain/segments) → stage slices, rejected rows and the target snapshot in the
+ * run folder. Returns counts and blob references only, never contact data: this is the Durable Prepare
+ * activity's output.
+ */
+import { PassThrough } from 'node:stream';
+
+import type { ContainerClient } from '@azure/storage-blob';
+import { z } from 'zod';
+
+import { ExportMapping, resolveColumns } from '../../domain/segments/exportMapping';
+import { REJECTED_CSV_HEADER, toRejectedCsvLine } from '../../domain/segments/rejectedRows';
+import { DEFAULT_PACKING_LIMITS, type PackedSlice } from '../../domain/segments/requestPacker';
+import { SegmentPipeline } from '../../domain/segments/segmentPipeline';
+import { Snapshot } from '../../domain/segments/snapshot';
+import { ensureError } from '../../errors';
+import { discoverSegments } from './discoverSegments';
+import { readPartition } from './readPartition';
+import {
+  rejectedBlobName,
+  runFolder,
+  sliceBlobName,
+  snapshotBlobName,
+  targetSnapshotBlobName,
+} from './runFolder';
+import { readSnapshot, writeSnapshot } from './snapshotStore';
+
+/** What Prepare needs (ids, names and settings only: safe for orchestration history). */
+export const PrepareSegmentsInput = z.object({
+  exportId: z.string().min(1),
+  runId: z.string().min(1),
+  /** Segment names, in the export's order (first occurrence of an email wins). */
+  segments: z.array(z.string().trim().min(1)).min(1),
+  mapping: ExportMapping,
+  listId: z.number().int().positive(),
+  membership: z.enum(['add', 'mirror']).default('add'),
+  fullResync: z.boolean().default(false),
+  /** The profile cap (from config `EXPORT_PROFILE_CAP` or the export). */
+  profileCap: z.number().int().positive(),
+  layout: z.enum(['auto', 'customerInsights', 'plain']).default('auto'),
+  packing: z
+    .object({
+      maxContactsPerRequest: z.number().int().min(1).max(250),
+      maxBodyBytes: z.number().int().min(1_000).max(399_999),
+      requestsPerSlice: z.number().int().min(1).max(50),
+      excludeAutomations: z.boolean(),
+    })
+    .partial()
+    .default({}),
+});
+export type PrepareSegmentsInput = z.input<typeof PrepareSegmentsInput>;
+
+const Counts = z.object({
+  rows: z.number(),
+  contacts: z.number(),
+  rejected: z.number(),
+  rejectedByReason: z.record(z.string(), z.number()),
+  added: z.number(),
+  changed: z.number(),
+  unchanged: z.number(),
+  removed: z.number(),
+  toUpsert: z.number(),
+  toUnsubscribe: z.number(),
+  requests: z.number(),
+  slices: z.number(),
+});
+
+/** Prepare's result: counts and blob references only. */
+export const PrepareSegmentsResult = z.object({
+  exportId: z.string(),
+  runId: z.string(),
+  runFolder: z.string(),
+  segments: z.array(
+    z.object({
+      name: z.string(),
+      layout: z.enum(['customerInsights', 'plain']),
+      snapshotFolder: z.string().optional(),
+      files: z.array(z.string()),
+    }),
+  ),
+  counts: Counts,
+  /** Slice `n` (1..count) is at `sliceBlobName(runFolder, n)`. */
+  slices: z.object({ count: z.number(), first: z.string().optional(), last: z.string().optional() }),
+  rejectedBlob: z.string(),
+  targetSnapshotBlob: z.string(),
+  previousSnapshotContacts: z.number(),
+  durationMs: z.number(),
+});
+export type PrepareSegmentsResult = z.infer<typeof PrepareSegmentsResult>;
+
+/** Injected dependencies. */
+export interface PrepareSegmentsDeps {
+  /** Where segment files are (SEGMENT_CONTAINER). */
+  segmentContainer: ContainerClient;
+  /** Where run folders and snapshots are (WORK_CONTAINER). */
+  workContainer: ContainerClient;
+  /** Slice uploads in flight at once (default 4). */
+  uploadConcurrency?: number;
+  now?: () => number;
+}
+
+/** Runs Prepare for one export run; see the module comment. Throws InputFileError / LimitExceededError / NotFoundError. */
+export async function prepareSegments(
+  rawInput: PrepareSegmentsInput,
+  deps: PrepareSegmentsDeps,
+): Promise<PrepareSegmentsResult> {
+  const input = PrepareSegmentsInput.parse(rawInput);
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const folder = runFolder(input.exportId, input.runId);
+  const { workContainer } = deps;
+
+  const [segments, previousOrNone] = await Promise.all([
+    discoverSegments(deps.segmentContainer, input.segments, input.layout),
+    // Read even for a full resync: the snapshot is the only memory of who left the segments.
+    readSnapshot(workContainer, snapshotBlobName(input.exportId)),
+  ]);
+  const previous = previousOrNone ?? Snapshot.empty();
+
+  const uploads = new SliceUploader(workContainer, folder, deps.uploadConcurrency ?? 4);
+  const rejected = new RejectedWriter(workContainer, rejectedBlobName(folder));
+  const pipeline = new SegmentPipeline(
+    {
+      mapping: input.mapping,
+      listId: input.listId,
+      membership: input.membership,
+      fullResync: input.fullResync,
+      previous,
+      profileCap: input.profileCap,
+      packing: { ...DEFAULT_PACKING_LIMITS, ...input.packing },
+    },
+    { slice: (s) => uploads.add(s), reject: (row) => rejected.add(toRejectedCsvLine(row)) },
+  );
+
+  let outcome: ReturnType<SegmentPipeline['finish']>;
+  try {
+    for (const segment of segments) {
+      for (const partition of segment.partitions) {
+        await readPartition(deps.segmentContainer, partition.blobName, partition.format, {
+          columns: (names) =>
+            pipeline.beginFile(partition.blobName, resolveColumns(input.mapping, names, partition.blobName)),
+          record: (fields, line) => pipeline.accept(fields, line),
+          afterChunk: async () => {
+            await rejected.drain();
+            await uploads.drain();
+          },
+        });
+      }
+    }
+    outcome = pipeline.finish();
+    await uploads.drain(0);
+  } catch (error) {
+    await Promise.allSettled([rejected.close(), uploads.drain(0)]);
+    throw error;
+  }
+  await rejected.close();
+  await writeSnapshot(workContainer, targetSnapshotBlobName(folder), outcome.target);
+
+  const { counts } = outcome;
+  return PrepareSegmentsResult.parse({
+    exportId: input.exportId,
+    runId: input.runId,
+    runFolder: folder,
+    segments: segments.map((s) => ({
+      name: s.name,
+      layout: s.layout,
+      ...(s.snapshotFolder ? { snapshotFolder: s.snapshotFolder } : {}),
+      files: s.partitions.map((p) => p.blobName),
+    })),
+    counts,
+    slices: {
+      count: counts.slices,
+      ...(counts.slices
+        ? { first: sliceBlobName(folder, 1), last: sliceBlobName(folder, counts.slices) }
+        : {}),
+    },
+    rejectedBlob: rejectedBlobName(folder),
+    targetSnapshotBlob: targetSnapshotBlobName(folder),
+    previousSnapshotContacts: previous.count,
+    durationMs: now() - started,
+  });
+}
+
+/** Uploads completed slices with bounded concurrency; `drain` applies backpressure. */
+class SliceUploader {
+  private readonly queue: PackedSlice[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly folder: string,
+    private readonly concurrency: number,
+  ) {}
+
+  add(slice: PackedSlice): void {
+    this.queue.push(slice);
+  }
+
+  /** Starts queued uploads; waits until the queue is empty and at most `limit` are in flight (0: all done). */
+  async drain(limit = this.concurrency): Promise<void> {
+    for (;;) {
+      if (this.failure !== undefined) throw ensureError(this.failure);
+      while (this.queue.length && this.inFlight.size < this.concurrency) this.start(this.queue.shift()!);
+      if (this.queue.length === 0 && this.inFlight.size <= limit) return;
+      await Promise.race(this.inFlight);
+    }
+  }
+
+  private start(slice: PackedSlice): void {
+    const body = Buffer.from(slice.json, 'utf8');
+    const upload = this.container
+      .getBlockBlobClient(sliceBlobName(this.folder, slice.number))
+      .uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/json' } })
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.failure ??= error;
+        },
+      )
+      .finally(() => this.inFlight.delete(upload));
+    this.inFlight.add(upload);
+  }
+}
+
+/** Streams rejected rows as CSV into a block blob. */
+class RejectedWriter {
+  private readonly stream = new PassThrough();
+  private readonly upload: Promise<unknown>;
+  private buffered = '';
+
+  constructor(container: ContainerClient, blobName: string) {
+    this.upload = container
+      .getBlockBlobClient(blobName)
+      .uploadStream(this.stream, 1024 * 1024, 2, {
+        blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+      });
+    this.upload.catch(() => undefined);
+    this.buffered = REJECTED_CSV_HEADER;
+  }
+
+  add(line: string): void {
+    this.buffered += line;
+  }
+
+  /** Hands buffered lines to the upload, waiting when it is behind. */
+  async drain(): Promise<void> {
+    if (this.buffered.length < 64 * 1024) return;
+    await this.flush();
+  }
+
+  /** Finishes the blob. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.stream.end();
+    await this.upload;
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.buffered) return;
+    const ok = this.stream.write(this.buffered, 'utf8');
+    this.buffered = '';
+    if (!ok) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
+  }
+}

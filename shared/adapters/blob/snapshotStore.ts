@@ -1,0 +1,76 @@
+/** Reads, writes and advances export snapshots (gzipped binary blobs, see domain/segments/snapshot.ts). */
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+
+import type { ContainerClient } from '@azure/storage-blob';
+
+import { normaliseEmail } from '../../domain/segments/contact';
+import { HashIndex } from '../../domain/segments/emailHashSet';
+import { hash64 } from '../../domain/segments/hash64';
+import { advanceSnapshot, decodeSnapshot, encodeSnapshot, Snapshot } from '../../domain/segments/snapshot';
+import { AppError } from '../../errors';
+import { runFolder, snapshotBlobName, targetSnapshotBlobName } from './runFolder';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/** Reads a snapshot blob; undefined when it does not exist. */
+export async function readSnapshot(
+  container: ContainerClient,
+  blobName: string,
+): Promise<Snapshot | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await container.getBlobClient(blobName).downloadToBuffer();
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    throw error;
+  }
+  try {
+    return decodeSnapshot(await gunzipAsync(bytes));
+  } catch (error) {
+    throw new AppError(`Snapshot ${blobName} is corrupt: ${(error as Error).message}`, {
+      code: 'snapshot_corrupt',
+      cause: error,
+    });
+  }
+}
+
+/** Writes a snapshot blob (gzip level 3: snapshots are mostly random hashes, higher levels buy little). */
+export async function writeSnapshot(
+  container: ContainerClient,
+  blobName: string,
+  snapshot: Snapshot,
+): Promise<void> {
+  const bytes = await gzipAsync(encodeSnapshot(snapshot), { level: 3 });
+  await container.getBlockBlobClient(blobName).uploadData(bytes, {
+    blobHTTPHeaders: { blobContentType: 'application/octet-stream', blobContentEncoding: 'identity' },
+  });
+}
+
+/**
+ * Moves an export's snapshot forward after a run, only for the contacts ActiveCampaign confirmed
+ * (added/updated or unsubscribed). Unconfirmed contacts keep their previous state and are sent again next run.
+ */
+export async function advanceExportSnapshot(
+  workContainer: ContainerClient,
+  input: { exportId: string; runId: string; confirmedEmails: Iterable<string> },
+): Promise<{ contacts: number }> {
+  const folder = runFolder(input.exportId, input.runId);
+  const target = await readSnapshot(workContainer, targetSnapshotBlobName(folder));
+  if (!target) {
+    throw new AppError(`Run ${input.runId} of export ${input.exportId} has no target snapshot`, {
+      code: 'snapshot_missing',
+    });
+  }
+  const previous = (await readSnapshot(workContainer, snapshotBlobName(input.exportId))) ?? Snapshot.empty();
+  const confirmed = new HashIndex(1024);
+  const h = { hi: 0, lo: 0 };
+  for (const email of input.confirmedEmails) {
+    hash64(normaliseEmail(email), h);
+    confirmed.setIfAbsent(h.hi, h.lo, 0);
+  }
+  const next = advanceSnapshot(previous, target, (hi, lo) => confirmed.has(hi, lo));
+  await writeSnapshot(workContainer, snapshotBlobName(input.exportId), next);
+  return { contacts: next.count };
+}

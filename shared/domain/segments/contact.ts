@@ -1,0 +1,105 @@
+/**
+ * Normalising and validating one contact, and its ActiveCampaign bulk-import shape.
+ *
+ * Email rules are ActiveCampaign's own (activecampaign-api.md, "Per-contact failures", from
+ * developers.activecampaign.com/reference/bulk-import-contacts): at least one character before `@`, none of
+ * `" ( ) , : ; < > @ [ \ ]` besides the single `@`, and a domain with a `.` followed by at least two
+ * letters. We read the last rule strictly (the domain ENDS in `.` + ≥2 letters, or a punycode `xn--` label)
+ * and also refuse whitespace, control characters and empty domain labels, so a batch is never rejected for
+ * format: one bad address would reject the whole request (400, nothing queued).
+ *
+ * Field lengths: ActiveCampaign documents none for bulk import. We choose 255 characters for email, first
+ * name, last name, phone and each tag (RFC 5321 caps a usable address at 254; 255 is the common VARCHAR
+ * ceiling such fields are stored in); custom field values are only bounded by the request size.
+ */
+
+/** Longest email, name, phone or tag accepted (characters). */
+export const MAX_FIELD_LENGTH = 255;
+
+/** A normalised contact, as staged for ActiveCampaign. */
+export interface Contact {
+  email: string;
+  firstName: string;
+  lastName: string;
+  phone: string;
+  tags: string[];
+  fields: { id: number; value: string }[];
+}
+
+/** Trims (all Unicode whitespace, incl. NBSP and BOM) and applies Unicode NFC. */
+export function normaliseText(value: string | undefined): string {
+  if (value === undefined) return '';
+  const trimmed = value.trim();
+  // NFC only matters for non-ASCII text; skipping the call for ASCII keeps 1M rows fast.
+  return isAscii(trimmed) ? trimmed : trimmed.normalize('NFC');
+}
+
+/** Like `normaliseText`, and collapses inner runs of whitespace (quoted newlines in names) to one space. */
+export function normaliseName(value: string | undefined): string {
+  const text = normaliseText(value);
+  return /\s\s|[\t\n\r\f\v\u00a0]/.test(text) ? text.replace(/\s+/g, ' ') : text;
+}
+
+/** Normalises an email address: trimmed, NFC, lower-case (ActiveCampaign matches emails case-insensitively). */
+export function normaliseEmail(value: string | undefined): string {
+  return normaliseText(value).toLowerCase();
+}
+
+// Characters ActiveCampaign refuses (besides the one `@`), plus whitespace and control characters.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
+const FORBIDDEN = /["(),:;<>[\\\]\s\u0000-\u001f\u007f]/;
+const TOP_LEVEL = /^(?:[a-z]{2,}|xn--[a-z0-9-]+)$/i;
+
+/** Why `email` (already normalised) is not acceptable to ActiveCampaign, or undefined when it is. */
+export function emailProblem(email: string): string | undefined {
+  if (email.length > MAX_FIELD_LENGTH) return `longer than ${MAX_FIELD_LENGTH} characters`;
+  const at = email.indexOf('@');
+  if (at === -1) return 'no @';
+  if (email.indexOf('@', at + 1) !== -1) return 'more than one @';
+  if (at === 0) return 'nothing before the @';
+  const forbidden = FORBIDDEN.exec(email);
+  if (forbidden) return `contains the character ${JSON.stringify(forbidden[0])}`;
+  const labels = email.slice(at + 1).split('.');
+  if (labels.length < 2) return 'the domain has no "."';
+  if (labels.some((l) => l.length === 0)) return 'the domain has an empty label';
+  if (!TOP_LEVEL.test(labels[labels.length - 1]!))
+    return 'the domain does not end in "." and two or more letters';
+  return undefined;
+}
+
+/** The bulk_import contact object (keys in a fixed order, empty values omitted so they never blank out data). */
+export function toBulkContact(contact: Contact, listId: number): Record<string, unknown> {
+  const body: Record<string, unknown> = { email: contact.email };
+  if (contact.firstName) body.first_name = contact.firstName;
+  if (contact.lastName) body.last_name = contact.lastName;
+  if (contact.phone) body.phone = contact.phone;
+  if (contact.tags.length) body.tags = contact.tags;
+  if (contact.fields.length) body.fields = contact.fields;
+  body.subscribe = [{ listid: listId }];
+  return body;
+}
+
+/** The bulk_import entry that unsubscribes `email` from the list (mirror mode); carries only the email. */
+export function toBulkUnsubscribe(email: string, listId: number): Record<string, unknown> {
+  return { email, unsubscribe: [{ listid: listId }] };
+}
+
+/** Exact UTF-8 byte length of a well-formed string (JSON.stringify never emits lone surrogates). */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}

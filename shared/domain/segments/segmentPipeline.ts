@@ -1,0 +1,290 @@
+/**
+ * The pure heart of Prepare: every record of every partition goes through `accept` in the export's order
+ * (segments as listed, partitions by name, rows in order) and ends either packed for ActiveCampaign or
+ * rejected with a reason. State per contact is compact: a 64-bit email hash index, the target snapshot
+ * (16 bytes + email) and where each email was first seen (6 bytes).
+ */
+import { LimitExceededError } from '../../errors';
+import {
+  type Contact,
+  emailProblem,
+  MAX_FIELD_LENGTH,
+  normaliseEmail,
+  normaliseName,
+  normaliseText,
+  toBulkContact,
+  toBulkUnsubscribe,
+  utf8Length,
+} from './contact';
+import { HashIndex } from './emailHashSet';
+import type { ColumnIndexes, ExportMapping } from './exportMapping';
+import { type Hash64, hash64 } from './hash64';
+import type { RejectedRow, RejectReason } from './rejectedRows';
+import { type PackedSlice, type PackingLimits, RequestPacker } from './requestPacker';
+import type { Snapshot } from './snapshot';
+import { SnapshotBuilder } from './snapshot';
+
+/** `add`: add/update, never remove. `mirror`: also unsubscribe contacts that left every segment. */
+export type MembershipMode = 'add' | 'mirror';
+
+/** What the pipeline needs to know about the export and this run. */
+export interface PipelineOptions {
+  mapping: ExportMapping;
+  listId: number;
+  membership: MembershipMode;
+  /** Send every current contact, not only new and changed ones. */
+  fullResync: boolean;
+  /** What ActiveCampaign confirmed last time (empty on the first run). */
+  previous: Snapshot;
+  /** Most unique valid profiles the export may hold (setting `EXPORT_PROFILE_CAP`). */
+  profileCap: number;
+  packing: PackingLimits;
+}
+
+/** Where the pipeline's output goes; both are called synchronously. */
+export interface PipelineSink {
+  slice(slice: PackedSlice): void;
+  reject(row: RejectedRow): void;
+}
+
+/** Counts of one run's Prepare (no contact data). */
+export interface PipelineCounts {
+  rows: number;
+  /** Unique valid contacts now in the selected segments. */
+  contacts: number;
+  rejected: number;
+  rejectedByReason: Partial<Record<RejectReason, number>>;
+  added: number;
+  changed: number;
+  unchanged: number;
+  /** Contacts in the snapshot that are in no selected segment now. */
+  removed: number;
+  /** Contacts staged as add/update. */
+  toUpsert: number;
+  /** Contacts staged as unsubscribe (mirror mode only). */
+  toUnsubscribe: number;
+  requests: number;
+  slices: number;
+}
+
+/** Runs map → normalise → validate → dedupe → diff → pack over a stream of records. */
+export class SegmentPipeline {
+  private readonly index = new HashIndex(1 << 16);
+  private readonly held = new HashIndex(1024);
+  private readonly target = new SnapshotBuilder();
+  private readonly seen: Uint8Array;
+  private readonly packer: RequestPacker;
+  private readonly files: string[] = [];
+  private firstFile = new Uint16Array(1024);
+  private firstLine = new Uint32Array(1024);
+  private columns: ColumnIndexes | undefined;
+  private file = '';
+  private fileIndex = -1;
+  private readonly emailHash: Hash64 = { hi: 0, lo: 0 };
+  private readonly contentHash: Hash64 = { hi: 0, lo: 0 };
+  private readonly counts: PipelineCounts = {
+    rows: 0,
+    contacts: 0,
+    rejected: 0,
+    rejectedByReason: {},
+    added: 0,
+    changed: 0,
+    unchanged: 0,
+    removed: 0,
+    toUpsert: 0,
+    toUnsubscribe: 0,
+    requests: 0,
+    slices: 0,
+  };
+
+  constructor(
+    private readonly options: PipelineOptions,
+    private readonly sink: PipelineSink,
+  ) {
+    this.seen = new Uint8Array(options.previous.count);
+    this.packer = new RequestPacker(options.packing, (slice) => sink.slice(slice));
+  }
+
+  /** True once more unique valid contacts than the cap were seen (staging stops; counting goes on). */
+  get capExceeded(): boolean {
+    return this.counts.contacts > this.options.profileCap;
+  }
+
+  /** Starts a new file whose records have the given column positions. */
+  beginFile(file: string, columns: ColumnIndexes): void {
+    this.file = file;
+    this.columns = columns;
+    this.fileIndex = this.files.length;
+    this.files.push(file);
+  }
+
+  /** Processes one data record starting at physical line `line` of the current file. */
+  accept(fields: readonly string[], line: number): void {
+    const columns = this.columns;
+    if (!columns) throw new Error('accept() before beginFile()');
+    this.counts.rows++;
+    const rawEmail = fields[columns.email] ?? '';
+    if (fields.length !== columns.width) {
+      return this.reject(
+        line,
+        rawEmail,
+        'ragged_row',
+        `expected ${columns.width} fields, found ${fields.length}`,
+      );
+    }
+    const email = normaliseEmail(rawEmail);
+    if (email === '') return this.reject(line, rawEmail, 'missing_email', 'the email column is empty');
+    const problem = emailProblem(email);
+    if (problem) return this.reject(line, rawEmail, 'invalid_email', problem);
+    const { hi, lo } = hash64(email, this.emailHash);
+
+    const contact: Contact = {
+      email,
+      firstName: columns.firstName === -1 ? '' : normaliseName(fields[columns.firstName]),
+      lastName: columns.lastName === -1 ? '' : normaliseName(fields[columns.lastName]),
+      phone: columns.phone === -1 ? '' : normaliseText(fields[columns.phone]),
+      tags: this.tagsOf(fields),
+      fields: [],
+    };
+    for (const f of columns.fields) {
+      const value = normaliseText(fields[f.index]);
+      if (value !== '') contact.fields.push({ id: f.fieldId, value });
+    }
+    const tooLong = this.tooLong(contact);
+    if (tooLong) return this.hold(line, rawEmail, 'field_too_long', tooLong);
+    const json = JSON.stringify(toBulkContact(contact, this.options.listId));
+    const bytes = utf8Length(json);
+    if (this.packer.tooLarge(bytes)) {
+      return this.hold(line, rawEmail, 'contact_too_large', `${bytes} bytes cannot fit in one bulk request`);
+    }
+
+    const entry = this.target.count;
+    const first = this.index.setIfAbsent(hi, lo, entry);
+    if (first !== -1) {
+      const where = `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
+      return this.reject(line, rawEmail, 'duplicate', `same email as ${where}`);
+    }
+    const { hi: chi, lo: clo } = hash64(json, this.contentHash);
+    this.target.add(hi, lo, chi, clo, email);
+    this.remember(entry, line);
+    this.counts.contacts++;
+
+    const previous = this.options.previous;
+    const at = previous.find(hi, lo);
+    let send = this.options.fullResync;
+    if (at === -1) {
+      this.counts.added++;
+      send = true;
+    } else {
+      this.seen[at] = 1;
+      if (previous.contentHi[at] === chi && previous.contentLo[at] === clo) this.counts.unchanged++;
+      else {
+        this.counts.changed++;
+        send = true;
+      }
+    }
+    if (send && !this.capExceeded) {
+      this.packer.add(json, bytes);
+      this.counts.toUpsert++;
+    }
+  }
+
+  /**
+   * Ends the run: stages unsubscribes (mirror mode), flushes the last slice and enforces the cap.
+   * Returns the counts and the target snapshot (the snapshot to keep if ActiveCampaign confirms everything).
+   */
+  finish(): { counts: PipelineCounts; target: Snapshot } {
+    const { previous, membership, listId, profileCap } = this.options;
+    for (let i = 0; i < previous.count; i++) {
+      if (this.seen[i]) continue;
+      const hi = previous.emailHi[i]!;
+      const lo = previous.emailLo[i]!;
+      // A contact whose row was rejected for a field (not for its email) is still in the segment: keep it.
+      if (this.held.has(hi, lo)) {
+        this.target.addFrom(previous, i);
+        continue;
+      }
+      this.counts.removed++;
+      if (membership === 'mirror') {
+        if (this.capExceeded) continue;
+        const json = JSON.stringify(toBulkUnsubscribe(previous.emailAt(i), listId));
+        this.packer.add(json, utf8Length(json));
+        this.counts.toUnsubscribe++;
+      } else {
+        // Add mode never removes, so the contact stays in the list and in the snapshot.
+        this.target.addFrom(previous, i);
+      }
+    }
+    if (this.capExceeded) {
+      throw new LimitExceededError(
+        `The export's segments hold ${this.counts.contacts.toLocaleString('en-US')} unique valid profiles, ` +
+          `more than the cap of ${profileCap.toLocaleString('en-US')} (setting EXPORT_PROFILE_CAP); nothing was sent`,
+      );
+    }
+    this.packer.flush();
+    const totals = this.packer.totals;
+    this.counts.requests = totals.requests;
+    this.counts.slices = totals.slices;
+    return {
+      counts: { ...this.counts, rejectedByReason: { ...this.counts.rejectedByReason } },
+      target: this.target.build(),
+    };
+  }
+
+  /** The counts so far (for progress). */
+  get progress(): Readonly<PipelineCounts> {
+    return this.counts;
+  }
+
+  private tagsOf(fields: readonly string[]): string[] {
+    const { fixed, separator } = this.options.mapping.tags;
+    const column = this.columns!.tags;
+    if (column === -1) return fixed;
+    const raw = fields[column] ?? '';
+    if (raw.trim() === '') return fixed;
+    const tags = fixed.slice();
+    for (const part of raw.split(separator)) {
+      const tag = normaliseName(part);
+      if (tag !== '' && !tags.includes(tag)) tags.push(tag);
+    }
+    return tags;
+  }
+
+  private tooLong(contact: Contact): string | undefined {
+    const { mapping } = this.options;
+    if (contact.firstName.length > MAX_FIELD_LENGTH)
+      return `${mapping.firstName} is longer than ${MAX_FIELD_LENGTH} characters`;
+    if (contact.lastName.length > MAX_FIELD_LENGTH)
+      return `${mapping.lastName} is longer than ${MAX_FIELD_LENGTH} characters`;
+    if (contact.phone.length > MAX_FIELD_LENGTH)
+      return `${mapping.phone} is longer than ${MAX_FIELD_LENGTH} characters`;
+    const tag = contact.tags.find((t) => t.length > MAX_FIELD_LENGTH);
+    if (tag !== undefined)
+      return `a tag in ${mapping.tags.column} is longer than ${MAX_FIELD_LENGTH} characters`;
+    return undefined;
+  }
+
+  private remember(entry: number, line: number): void {
+    if (entry >= this.firstLine.length) {
+      const lines = new Uint32Array(this.firstLine.length * 2);
+      lines.set(this.firstLine);
+      this.firstLine = lines;
+      const files = new Uint16Array(this.firstFile.length * 2);
+      files.set(this.firstFile);
+      this.firstFile = files;
+    }
+    this.firstLine[entry] = line;
+    this.firstFile[entry] = this.fileIndex;
+  }
+
+  private hold(line: number, rawEmail: string, reason: RejectReason, detail: string): void {
+    this.held.setIfAbsent(this.emailHash.hi, this.emailHash.lo, 0);
+    this.reject(line, rawEmail, reason, detail);
+  }
+
+  private reject(line: number, email: string, reason: RejectReason, detail: string): void {
+    this.counts.rejected++;
+    this.counts.rejectedByReason[reason] = (this.counts.rejectedByReason[reason] ?? 0) + 1;
+    this.sink.reject({ file: this.file, line, email, reason, detail });
+  }
+}

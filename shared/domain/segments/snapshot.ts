@@ -1,0 +1,254 @@
+/**
+ * An export's snapshot: for every contact ActiveCampaign confirmed, its email hash, content hash and email.
+ *
+ * Binary layout (little-endian), 16 bytes per contact plus the emails (needed to unsubscribe contacts that
+ * left, in mirror mode):
+ *   "ACSNAP01" | count u32 | emailBytes u32 | count × (emailHi, emailLo, contentHi, contentLo) u32, sorted by
+ *   email hash | (count + 1) × email offset u32 | emails, UTF-8, concatenated.
+ * 1,000,000 contacts ≈ 16 MB of hashes + 4 MB of offsets + the emails; the blob is stored gzipped.
+ */
+
+const MAGIC = 'ACSNAP01';
+const HEADER_BYTES = 16;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A decoded, read-only snapshot, searchable by email hash. */
+export class Snapshot {
+  constructor(
+    readonly count: number,
+    readonly emailHi: Uint32Array,
+    readonly emailLo: Uint32Array,
+    readonly contentHi: Uint32Array,
+    readonly contentLo: Uint32Array,
+    readonly emailOffsets: Uint32Array,
+    readonly emailBytes: Uint8Array,
+  ) {}
+
+  /** A snapshot with no contacts (an export's first run, or a full resync baseline). */
+  static empty(): Snapshot {
+    const none = new Uint32Array(0);
+    return new Snapshot(0, none, none, none, none, new Uint32Array(1), new Uint8Array(0));
+  }
+
+  /** Index of the contact with this email hash, or -1 (binary search). */
+  find(hi: number, lo: number): number {
+    let low = 0;
+    let high = this.count - 1;
+    const his = this.emailHi;
+    const los = this.emailLo;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const h = his[mid]!;
+      const l = los[mid]!;
+      if (h === hi && l === lo) return mid;
+      if (h < hi || (h === hi && l < lo)) low = mid + 1;
+      else high = mid - 1;
+    }
+    return -1;
+  }
+
+  /** The email of entry `i`. */
+  emailAt(i: number): string {
+    return decoder.decode(this.emailBytes.subarray(this.emailOffsets[i], this.emailOffsets[i + 1]));
+  }
+}
+
+/** Serialises a snapshot to its binary layout. */
+export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
+  const n = snapshot.count;
+  const emailLength = snapshot.emailOffsets[n]!;
+  const out = new Uint8Array(HEADER_BYTES + n * 16 + (n + 1) * 4 + emailLength);
+  const view = new DataView(out.buffer);
+  out.set(encoder.encode(MAGIC), 0);
+  view.setUint32(8, n, true);
+  view.setUint32(12, emailLength, true);
+  let p = HEADER_BYTES;
+  for (let i = 0; i < n; i++, p += 16) {
+    view.setUint32(p, snapshot.emailHi[i]!, true);
+    view.setUint32(p + 4, snapshot.emailLo[i]!, true);
+    view.setUint32(p + 8, snapshot.contentHi[i]!, true);
+    view.setUint32(p + 12, snapshot.contentLo[i]!, true);
+  }
+  for (let i = 0; i <= n; i++, p += 4) view.setUint32(p, snapshot.emailOffsets[i]!, true);
+  out.set(snapshot.emailBytes.subarray(0, emailLength), p);
+  return out;
+}
+
+/** Parses the binary layout; throws when the bytes are not a well-formed snapshot. */
+export function decodeSnapshot(bytes: Uint8Array): Snapshot {
+  if (bytes.length < HEADER_BYTES || decoder.decode(bytes.subarray(0, 8)) !== MAGIC) {
+    throw new Error('not a snapshot (bad magic)');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(8, true);
+  const emailLength = view.getUint32(12, true);
+  if (bytes.length !== HEADER_BYTES + n * 16 + (n + 1) * 4 + emailLength)
+    throw new Error('snapshot is truncated');
+  const emailHi = new Uint32Array(n);
+  const emailLo = new Uint32Array(n);
+  const contentHi = new Uint32Array(n);
+  const contentLo = new Uint32Array(n);
+  const offsets = new Uint32Array(n + 1);
+  let p = HEADER_BYTES;
+  for (let i = 0; i < n; i++, p += 16) {
+    emailHi[i] = view.getUint32(p, true);
+    emailLo[i] = view.getUint32(p + 4, true);
+    contentHi[i] = view.getUint32(p + 8, true);
+    contentLo[i] = view.getUint32(p + 12, true);
+  }
+  for (let i = 0; i <= n; i++, p += 4) offsets[i] = view.getUint32(p, true);
+  if (offsets[n] !== emailLength) throw new Error('snapshot email table is inconsistent');
+  return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, bytes.slice(p, p + emailLength));
+}
+
+/** Collects entries in any order (unique email hashes) and builds a sorted `Snapshot`. */
+export class SnapshotBuilder {
+  private n = 0;
+  private emailHi = new Uint32Array(1024);
+  private emailLo = new Uint32Array(1024);
+  private contentHi = new Uint32Array(1024);
+  private contentLo = new Uint32Array(1024);
+  private offsets = new Uint32Array(1025);
+  private bytes = new Uint8Array(32 * 1024);
+
+  /** Entries added so far. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** Adds one contact; returns its entry index. The caller guarantees the email hash is new. */
+  add(emailHi: number, emailLo: number, contentHi: number, contentLo: number, email: string): number {
+    if (this.n === this.emailHi.length) this.growEntries();
+    const start = this.offsets[this.n]!;
+    if (start + email.length * 3 > this.bytes.length) this.growBytes(start + email.length * 3);
+    const { written } = encoder.encodeInto(email, this.bytes.subarray(start));
+    return this.push(emailHi, emailLo, contentHi, contentLo, start + written);
+  }
+
+  /** Copies entry `i` of `from` unchanged. */
+  addFrom(from: Snapshot, i: number): number {
+    if (this.n === this.emailHi.length) this.growEntries();
+    const start = this.offsets[this.n]!;
+    const email = from.emailBytes.subarray(from.emailOffsets[i], from.emailOffsets[i + 1]);
+    if (start + email.length > this.bytes.length) this.growBytes(start + email.length);
+    this.bytes.set(email, start);
+    return this.push(
+      from.emailHi[i]!,
+      from.emailLo[i]!,
+      from.contentHi[i]!,
+      from.contentLo[i]!,
+      start + email.length,
+    );
+  }
+
+  /** Sorts by email hash and returns the snapshot. */
+  build(): Snapshot {
+    const n = this.n;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const { emailHi, emailLo } = this;
+    order.sort((a, b) => {
+      const ha = emailHi[a]!;
+      const hb = emailHi[b]!;
+      return ha !== hb ? ha - hb : emailLo[a]! - emailLo[b]!;
+    });
+    const out = {
+      emailHi: new Uint32Array(n),
+      emailLo: new Uint32Array(n),
+      contentHi: new Uint32Array(n),
+      contentLo: new Uint32Array(n),
+      offsets: new Uint32Array(n + 1),
+    };
+    const bytes = new Uint8Array(this.offsets[n]!);
+    let p = 0;
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      out.emailHi[k] = emailHi[i]!;
+      out.emailLo[k] = emailLo[i]!;
+      out.contentHi[k] = this.contentHi[i]!;
+      out.contentLo[k] = this.contentLo[i]!;
+      out.offsets[k] = p;
+      const from = this.offsets[i]!;
+      const to = this.offsets[i + 1]!;
+      bytes.set(this.bytes.subarray(from, to), p);
+      p += to - from;
+    }
+    out.offsets[n] = p;
+    return new Snapshot(n, out.emailHi, out.emailLo, out.contentHi, out.contentLo, out.offsets, bytes);
+  }
+
+  private push(eh: number, el: number, ch: number, cl: number, end: number): number {
+    const i = this.n++;
+    this.emailHi[i] = eh;
+    this.emailLo[i] = el;
+    this.contentHi[i] = ch;
+    this.contentLo[i] = cl;
+    this.offsets[i + 1] = end;
+    return i;
+  }
+
+  private growEntries(): void {
+    const grow = <T extends Uint32Array>(a: T, size: number) => {
+      const b = new Uint32Array(size);
+      b.set(a);
+      return b;
+    };
+    const size = this.emailHi.length * 2;
+    this.emailHi = grow(this.emailHi, size);
+    this.emailLo = grow(this.emailLo, size);
+    this.contentHi = grow(this.contentHi, size);
+    this.contentLo = grow(this.contentLo, size);
+    this.offsets = grow(this.offsets, size + 1);
+  }
+
+  private growBytes(needed: number): void {
+    let size = this.bytes.length * 2;
+    while (size < needed) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.bytes);
+    this.bytes = b;
+  }
+}
+
+/**
+ * Moves a snapshot forward only for confirmed contacts. `target` is what the snapshot would be had
+ * ActiveCampaign confirmed everything the run planned (written by Prepare). For each email hash:
+ * confirmed → the target's state (updated, added, or gone when it was unsubscribed); not confirmed → the
+ * previous state, so the next run sends it again.
+ */
+export function advanceSnapshot(
+  previous: Snapshot,
+  target: Snapshot,
+  isConfirmed: (emailHi: number, emailLo: number) => boolean,
+): Snapshot {
+  const builder = new SnapshotBuilder();
+  let i = 0;
+  let j = 0;
+  while (i < previous.count || j < target.count) {
+    const cmp =
+      i >= previous.count
+        ? 1
+        : j >= target.count
+          ? -1
+          : previous.emailHi[i] !== target.emailHi[j]
+            ? previous.emailHi[i]! - target.emailHi[j]!
+            : previous.emailLo[i]! - target.emailLo[j]!;
+    if (cmp < 0) {
+      // Only in the previous snapshot: a planned unsubscribe. Dropped once confirmed.
+      if (!isConfirmed(previous.emailHi[i]!, previous.emailLo[i]!)) builder.addFrom(previous, i);
+      i++;
+    } else if (cmp > 0) {
+      // Only in the target: a planned add. Kept once confirmed.
+      if (isConfirmed(target.emailHi[j]!, target.emailLo[j]!)) builder.addFrom(target, j);
+      j++;
+    } else {
+      // In both: the new content once confirmed, else the old one.
+      if (isConfirmed(target.emailHi[j]!, target.emailLo[j]!)) builder.addFrom(target, j);
+      else builder.addFrom(previous, i);
+      i++;
+      j++;
+    }
+  }
+  return builder.build();
+}
