@@ -1,0 +1,385 @@
+/**
+ * The ActiveCampaign API v3 client the exporter uses: verify key + host, verify a list, bulk import, and
+ * read an import batch's outcome. Every push goes through bulk import, even a single contact, because
+ * `contact/sync` + `contactLists` would re-subscribe someone who opted out (shared/activecampaign-api.md).
+ *
+ * Design choices, written down (after ky):
+ * - fetch, clock, logger, randomness and the rate budget are injected; nothing here reads the environment.
+ * - Every request waits for a slot in the account's `RateBudget` first, including retries.
+ * - Retries: 429 (Retry-After honoured), bulk import's `400 Rate limit exceeded.` (waits for the minute
+ *   window), 503/5xx, timeouts and connection resets, with exponential backoff and full jitter, bounded by
+ *   `maxAttempts`. Bad credentials, a missing list and validation failures are never retried.
+ * - A bulk import whose response was lost (reset or timeout after the body was sent) IS retried: ActiveCampaign
+ *   may have queued it, but bulk import upserts by email, so a second submission changes nothing for the
+ *   contacts; only the batch id we keep and reconcile is the second one. We count these in
+ *   `stats.ambiguousBulkResubmissions` so run reports can say so.
+ * - The API key goes into the `Api-Token` header and nowhere else: not into URLs, errors or log lines.
+ */
+import type { z } from 'zod';
+
+import type { Config } from '../../config';
+import { type Clock, systemClock } from './clock';
+import {
+  type ActiveCampaignError,
+  ActiveCampaignNotFoundError,
+  type ActiveCampaignRequestInfo,
+  type ActiveCampaignResponseInfo,
+  AuthenticationError,
+  NetworkError,
+  RateLimitedError,
+  ServerError,
+  TimeoutError,
+  UnexpectedResponseError,
+  ValidationFailedError,
+} from './errors';
+import { type HostRuleOptions, resolveActiveCampaignBaseUrl } from './host';
+import {
+  type BudgetKind,
+  DEFAULT_RATE_LIMITS,
+  inProcessRateBudgetFor,
+  type RateBudget,
+  type RateLimits,
+} from './rateBudget';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay, type RetryPolicy } from './retryTiming';
+import {
+  type ActiveCampaignList,
+  type ActiveCampaignUser,
+  type BulkImportAccepted,
+  bulkImportAcceptedSchema,
+  type BulkImportRequest,
+  bulkImportRequestSchema,
+  errorBodySchema,
+  type ImportInfo,
+  importInfoSchema,
+  listResponseSchema,
+  userResponseSchema,
+} from './schemas';
+
+/** Bulk import accepts at most 250 contacts per request (developers.activecampaign.com/reference/bulk-import-contacts). */
+export const MAX_CONTACTS_PER_BULK_IMPORT = 250;
+/** …and a body under 400,000 bytes (399,999 or less). */
+export const MAX_BULK_IMPORT_BYTES = 399_999;
+/** Without a Retry-After, bulk import's "Rate limit exceeded." means: retry in a minute (its own wording). */
+const BULK_RATE_LIMIT_WINDOW_MS = 60_000;
+
+/** The logging surface the client needs; an Azure Functions `InvocationContext` satisfies it. */
+export interface ActiveCampaignLogger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** Counters a run report can show: what the client did and what ActiveCampaign pushed back with. */
+export interface ActiveCampaignClientStats {
+  /** HTTP requests sent (every attempt). */
+  requests: number;
+  /** Attempts after the first. */
+  retries: number;
+  /** 429 answers (requests/s budget). */
+  throttled: number;
+  /** `400 Rate limit exceeded.` answers (bulk imports/min budget). */
+  bulkRateLimited: number;
+  serverErrors: number;
+  networkErrors: number;
+  timeouts: number;
+  /** Bulk imports accepted (200). */
+  bulkImportsAccepted: number;
+  /** Bulk imports retried after their response was lost; ActiveCampaign may have queued both (harmless upserts). */
+  ambiguousBulkResubmissions: number;
+}
+
+/** Everything the client needs; only `host`, `apiKey` and `hostRule` are required. */
+export interface ActiveCampaignClientOptions {
+  /** The account's API hostname as the user entered it (validated by the host rule). */
+  host: string;
+  apiKey: string;
+  hostRule: HostRuleOptions;
+  fetch?: typeof fetch;
+  clock?: Clock;
+  logger?: ActiveCampaignLogger;
+  /** Defaults to the in-process budget for `host` (shared by every client of that account in this process). */
+  budget?: RateBudget;
+  limits?: Partial<RateLimits>;
+  retry?: Partial<RetryPolicy>;
+  /** Per-attempt timeout, covering the response body too. */
+  timeoutMs?: number;
+  /** Source of jitter, in [0, 1). */
+  random?: () => number;
+}
+
+const silentLogger: ActiveCampaignLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Builds a client from the app's settings for one connection (host + key). */
+export function createActiveCampaignClient(
+  config: Config,
+  connection: { host: string; apiKey: string },
+  deps: Omit<ActiveCampaignClientOptions, 'host' | 'apiKey' | 'hostRule' | 'limits'> = {},
+): ActiveCampaignClient {
+  return new ActiveCampaignClient({
+    ...deps,
+    host: connection.host,
+    apiKey: connection.apiKey,
+    hostRule: {
+      allowedSuffixes: config.ACTIVECAMPAIGN_ALLOWED_HOST_SUFFIXES,
+      allowLoopbackHttp: config.ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP,
+    },
+    limits: {
+      requestsPerSecond: config.ACTIVECAMPAIGN_REQUESTS_PER_SECOND,
+      bulkImportsPerMinute: config.ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE,
+    },
+  });
+}
+
+/** One ActiveCampaign account, as seen through one API key. */
+export class ActiveCampaignClient {
+  readonly baseUrl: string;
+  readonly stats: ActiveCampaignClientStats = {
+    requests: 0,
+    retries: 0,
+    throttled: 0,
+    bulkRateLimited: 0,
+    serverErrors: 0,
+    networkErrors: 0,
+    timeouts: 0,
+    bulkImportsAccepted: 0,
+    ambiguousBulkResubmissions: 0,
+  };
+  private readonly apiKey: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly clock: Clock;
+  private readonly logger: ActiveCampaignLogger;
+  private readonly budget: RateBudget;
+  private readonly policy: RetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly random: () => number;
+
+  constructor(options: ActiveCampaignClientOptions) {
+    this.baseUrl = resolveActiveCampaignBaseUrl(options.host, options.hostRule);
+    this.apiKey = options.apiKey;
+    this.fetchFn = options.fetch ?? fetch;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    const limits = { ...DEFAULT_RATE_LIMITS, ...options.limits };
+    this.budget = options.budget ?? inProcessRateBudgetFor(new URL(this.baseUrl).host, this.clock, limits);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** `GET /api/3/users/me`: proves the key and host belong together; throws AuthenticationError if not. */
+  async verifyCredentials(): Promise<ActiveCampaignUser> {
+    return (await this.call('GET', 'users/me', userResponseSchema)).user;
+  }
+
+  /** `GET /api/3/lists/{id}`: the list, or ActiveCampaignNotFoundError when the account has no such list. */
+  async getList(listId: string | number): Promise<ActiveCampaignList> {
+    const id = String(listId);
+    if (!/^\d+$/.test(id)) {
+      throw new ValidationFailedError(
+        { method: 'GET', path: `/api/3/lists/${encodeURIComponent(id)}`, attempt: 0 },
+        undefined,
+        ['list id must be a positive integer'],
+        'Invalid ActiveCampaign list id',
+      );
+    }
+    return (await this.call('GET', `lists/${id}`, listResponseSchema)).list;
+  }
+
+  /**
+   * `POST /api/3/import/bulk_import`: queues up to 250 contacts; returns the batch id to reconcile.
+   * Checked locally first (schema, 250 contacts, < 400,000 bytes) so an oversized request is never sent.
+   */
+  async bulkImport(request: BulkImportRequest): Promise<BulkImportAccepted> {
+    const path = 'import/bulk_import';
+    const parsed = bulkImportRequestSchema.safeParse(request);
+    const body = JSON.stringify(parsed.success ? parsed.data : request);
+    const local = (reason: string) =>
+      new ValidationFailedError(
+        { method: 'POST', path: `/api/3/${path}`, attempt: 0 },
+        undefined,
+        [reason],
+        'Bulk import not sent',
+      );
+    if (!parsed.success)
+      throw local(`request does not match the bulk import schema: ${parsed.error.issues[0]?.message ?? ''}`);
+    if (parsed.data.contacts.length > MAX_CONTACTS_PER_BULK_IMPORT) {
+      throw local(
+        `${parsed.data.contacts.length} contacts; at most ${MAX_CONTACTS_PER_BULK_IMPORT} per request`,
+      );
+    }
+    const bytes = Buffer.byteLength(body);
+    if (bytes > MAX_BULK_IMPORT_BYTES) throw local(`body is ${bytes} bytes; it must be under 400,000`);
+    // ActiveCampaign budgets single-contact imports separately (20/min); pace them as such.
+    const kind: BudgetKind = parsed.data.contacts.length === 1 ? 'singleContactImport' : 'bulkImport';
+    const accepted = await this.call('POST', path, bulkImportAcceptedSchema, { body, kind });
+    this.stats.bulkImportsAccepted++;
+    return accepted;
+  }
+
+  /** `GET /api/3/import/info?batchId=`: one look at a batch (the Durable orchestration polls with timers). */
+  async getImportInfo(batchId: string): Promise<ImportInfo> {
+    return this.call('GET', `import/info?batchId=${encodeURIComponent(batchId)}`, importInfoSchema);
+  }
+
+  /** Sends one call with pacing and bounded retries; returns the parsed body or throws an ActiveCampaignError. */
+  private async call<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    schema: S,
+    options: { body?: string; kind?: BudgetKind } = {},
+  ): Promise<z.infer<S>> {
+    let lostBulkResponse = false;
+    for (let attempt = 1; ; attempt++) {
+      const request: ActiveCampaignRequestInfo = { method, path: `/api/3/${path}`, attempt };
+      await this.budget.acquire(options.kind ?? 'request');
+      if (attempt > 1) {
+        this.stats.retries++;
+        // The previous attempt may have been queued by ActiveCampaign; this one may queue the same contacts again.
+        if (lostBulkResponse) this.stats.ambiguousBulkResubmissions++;
+      }
+      try {
+        return await this.attempt(request, schema, options.body);
+      } catch (error) {
+        const failure = error as ActiveCampaignError;
+        this.count(failure);
+        lostBulkResponse =
+          options.body !== undefined && (failure instanceof NetworkError || failure instanceof TimeoutError);
+        const retryAfterMs = failure.response?.retryAfterMs;
+        if (!failure.retryable || attempt >= this.policy.maxAttempts) throw failure;
+        if (retryAfterMs !== undefined && retryAfterMs > this.policy.maxRetryAfterMs) throw failure;
+        const delay = retryDelay(attempt, retryAfterMs, this.policy, this.random);
+        if (failure instanceof RateLimitedError) {
+          // Tell every worker on this account, not just this call, to hold off.
+          await this.budget.pause(
+            failure.scope === 'bulk_imports_per_minute' ? 'bulkImport' : 'request',
+            this.clock.now() + (retryAfterMs ?? delay),
+          );
+        }
+        this.logger.warn(
+          `ActiveCampaign ${failure.message} (attempt ${attempt} of ${this.policy.maxAttempts}); retrying in ${delay} ms`,
+        );
+        await this.clock.sleep(delay);
+      }
+    }
+  }
+
+  /** One HTTP exchange under a timeout; maps every failure into the error family. */
+  private async attempt<S extends z.ZodType>(
+    request: ActiveCampaignRequestInfo,
+    schema: S,
+    body: string | undefined,
+  ): Promise<z.infer<S>> {
+    const controller = new AbortController();
+    const timer = new AbortController();
+    let timedOut = false;
+    // The timeout runs on the injected clock so a time-scaled sandbox scales it too.
+    this.clock.sleep(this.timeoutMs, timer.signal).then(
+      () => {
+        timedOut = true;
+        controller.abort();
+      },
+      () => {},
+    );
+    this.stats.requests++;
+    let status: number;
+    let headers: Headers;
+    let text: string;
+    try {
+      const response = await this.fetchFn(new URL(request.path.slice('/api/3/'.length), this.baseUrl), {
+        method: request.method,
+        headers: {
+          'Api-Token': this.apiKey,
+          Accept: 'application/json',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        body,
+        signal: controller.signal,
+      });
+      status = response.status;
+      headers = response.headers;
+      // Read the body inside the timeout: a reset mid-body ("terminated") is a network error too.
+      text = await response.text();
+    } catch (error) {
+      if (timedOut) throw new TimeoutError(request, this.timeoutMs);
+      throw new NetworkError(request, error);
+    } finally {
+      timer.abort();
+    }
+    const json = parseJson(this.scrub(text));
+    const error = toActiveCampaignError(request, status, headers, json, this.clock.now());
+    if (error) throw error;
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new UnexpectedResponseError(
+        request,
+        { status, body: json, retryAfterMs: undefined },
+        'body does not match the documented shape',
+        parsed.error,
+      );
+    }
+    return parsed.data;
+  }
+
+  private count(error: ActiveCampaignError): void {
+    if (error instanceof RateLimitedError) {
+      if (error.scope === 'bulk_imports_per_minute') this.stats.bulkRateLimited++;
+      else this.stats.throttled++;
+    } else if (error instanceof ServerError) this.stats.serverErrors++;
+    else if (error instanceof NetworkError) this.stats.networkErrors++;
+    else if (error instanceof TimeoutError) this.stats.timeouts++;
+  }
+
+  /** Defence in depth: should a response ever echo the key, it must not ride into an error or a log. */
+  private scrub(text: string): string {
+    return this.apiKey.length >= 4 ? text.split(this.apiKey).join('[redacted]') : text;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text.slice(0, 500);
+  }
+}
+
+/**
+ * Pure: the error an ActiveCampaign response stands for, or undefined for a 2xx.
+ * Exported for unit tests of each branch.
+ */
+export function toActiveCampaignError(
+  request: ActiveCampaignRequestInfo,
+  status: number,
+  headers: Headers,
+  body: unknown,
+  now: number,
+): ActiveCampaignError | undefined {
+  if (status >= 200 && status < 300) return undefined;
+  const retryAfterMs = parseRetryAfter(headers.get('Retry-After'), now);
+  const response: ActiveCampaignResponseInfo = { status, body, retryAfterMs };
+  const errorBody = errorBodySchema.safeParse(body);
+  const message = errorBody.success ? errorBody.data.message : undefined;
+  // 401/403: a missing or bad key; ActiveCampaign answers 403 (some report 401). Retrying cannot help.
+  if (status === 401 || status === 403) return new AuthenticationError(request, response);
+  if (status === 404) return new ActiveCampaignNotFoundError(request, response);
+  // 429: over 5 requests/s; Retry-After says when (developers.activecampaign.com/reference/rate-limits).
+  if (status === 429) return new RateLimitedError(request, response, 'requests_per_second');
+  if (status === 400 && message !== undefined && /rate limit exceeded/i.test(message)) {
+    // Bulk import's per-minute limit is a 400, not a 429, with no Retry-After: wait for the minute window.
+    return new RateLimitedError(
+      request,
+      { ...response, retryAfterMs: retryAfterMs ?? BULK_RATE_LIMIT_WINDOW_MS },
+      'bulk_imports_per_minute',
+    );
+  }
+  if (status === 400 || status === 413 || status === 422) {
+    return new ValidationFailedError(
+      request,
+      response,
+      errorBody.success ? (errorBody.data.failureReasons ?? []) : [],
+    );
+  }
+  // 503 is also seen at the rate limit (mediatoolkit/activecampaign-v3-php#18); every 5xx may pass.
+  if (status >= 500) return new ServerError(request, response);
+  return new UnexpectedResponseError(request, response, `status ${status}`);
+}

@@ -1,0 +1,140 @@
+/**
+ * Pacing under ActiveCampaign's two budgets, shared by every worker that talks to one account:
+ * 5 requests/s per account, shared by all keys (developers.activecampaign.com/reference/rate-limits), and
+ * 100 multi-contact / 20 single-contact bulk imports per minute (reference/bulk-import-contacts). Bulk imports
+ * are assumed to count against the request budget too (UNCONFIRMED, so we assume the stricter reading).
+ *
+ * The algorithm is a reservation schedule: the account's state is "the next free slot" for each budget. A caller
+ * reserves the earliest slot that satisfies every budget it needs, moves the slots on by one interval, then
+ * sleeps until its slot. Spacing requests one interval apart never exceeds a sliding-window limit, needs only
+ * two numbers of shared state, and is the same arithmetic in-process and in an Azure Table row.
+ */
+import { type Clock, sleepUntil } from './clock';
+
+/** What a slot is for. A bulk import needs a bulk slot and a request slot. */
+export type BudgetKind = 'request' | 'bulkImport' | 'singleContactImport';
+
+/** Configured budgets for one account (from `ACTIVECAMPAIGN_REQUESTS_PER_SECOND` etc.). */
+export interface RateLimits {
+  requestsPerSecond: number;
+  bulkImportsPerMinute: number;
+  singleContactImportsPerMinute: number;
+  /**
+   * Fraction of each budget actually used (0–1]. Requests arrive with network jitter, so exact spacing can
+   * look like a burst at the server; a small margin keeps a sliding-window limiter from ever seeing one.
+   */
+  requestSafety: number;
+  bulkSafety: number;
+}
+
+/** ActiveCampaign's documented budgets with the default safety margins. */
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  requestsPerSecond: 5,
+  bulkImportsPerMinute: 100,
+  singleContactImportsPerMinute: 20,
+  requestSafety: 0.9,
+  bulkSafety: 0.98,
+};
+
+/** The shared state of one account's budget: when each budget next has a free slot (clock ms). */
+export interface BudgetState {
+  nextRequestAt: number;
+  nextBulkAt: number;
+  nextSingleAt: number;
+}
+
+/** A fresh account: every slot free now. */
+export const EMPTY_BUDGET_STATE: BudgetState = { nextRequestAt: 0, nextBulkAt: 0, nextSingleAt: 0 };
+
+/** Minimum spacing between slots of each budget, in ms. */
+export function intervalsOf(limits: RateLimits): { request: number; bulk: number; single: number } {
+  return {
+    request: 1000 / (limits.requestsPerSecond * limits.requestSafety),
+    bulk: 60_000 / (limits.bulkImportsPerMinute * limits.bulkSafety),
+    single: 60_000 / (limits.singleContactImportsPerMinute * limits.bulkSafety),
+  };
+}
+
+/** Pure: the earliest slot for `kind` at time `now`, and the state after reserving it. */
+export function reserveSlot(
+  state: BudgetState,
+  kind: BudgetKind,
+  now: number,
+  limits: RateLimits,
+): { slot: number; state: BudgetState } {
+  const interval = intervalsOf(limits);
+  let slot = Math.max(now, state.nextRequestAt);
+  if (kind !== 'request') slot = Math.max(slot, state.nextBulkAt);
+  if (kind === 'singleContactImport') slot = Math.max(slot, state.nextSingleAt);
+  return {
+    slot,
+    state: {
+      nextRequestAt: slot + interval.request,
+      // Single-contact imports are also counted against the multi-contact budget: the stricter reading.
+      nextBulkAt: kind === 'request' ? state.nextBulkAt : slot + interval.bulk,
+      nextSingleAt: kind === 'singleContactImport' ? slot + interval.single : state.nextSingleAt,
+    },
+  };
+}
+
+/** Pure: the state after ActiveCampaign told us to hold `scope` until `until` (429 Retry-After, bulk 400). */
+export function pauseState(state: BudgetState, scope: 'request' | 'bulkImport', until: number): BudgetState {
+  return scope === 'request'
+    ? { ...state, nextRequestAt: Math.max(state.nextRequestAt, until) }
+    : {
+        ...state,
+        nextBulkAt: Math.max(state.nextBulkAt, until),
+        nextSingleAt: Math.max(state.nextSingleAt, until),
+      };
+}
+
+/** One account's rate budget, shared by every caller that uses the same instance (or backing store). */
+export interface RateBudget {
+  /** Waits until a request of `kind` may be sent without exceeding the account's budgets. */
+  acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void>;
+  /** Holds every user of this budget until `until` (clock ms), because ActiveCampaign said so. */
+  pause(scope: 'request' | 'bulkImport', until: number): Promise<void>;
+}
+
+/** A budget held in this process's memory: exact for all clients of one account in one process. */
+export class InProcessRateBudget implements RateBudget {
+  private state: BudgetState = { ...EMPTY_BUDGET_STATE };
+
+  constructor(
+    private readonly clock: Clock,
+    readonly limits: RateLimits = DEFAULT_RATE_LIMITS,
+  ) {}
+
+  /** Reserves synchronously (so concurrent callers never pick the same slot), then sleeps until the slot. */
+  async acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void> {
+    const { slot, state } = reserveSlot(this.state, kind, this.clock.now(), this.limits);
+    this.state = state;
+    await sleepUntil(this.clock, slot, signal);
+  }
+
+  /** Pushes the next free slot of `scope` to at least `until`. */
+  pause(scope: 'request' | 'bulkImport', until: number): Promise<void> {
+    this.state = pauseState(this.state, scope, until);
+    return Promise.resolve();
+  }
+}
+
+const registry = new Map<string, InProcessRateBudget>();
+
+/**
+ * The one in-process budget for an account host, so every client instance for that account in this process
+ * paces together. The first caller's clock and limits win (they come from the same config in practice).
+ */
+export function inProcessRateBudgetFor(
+  host: string,
+  clock: Clock,
+  limits: RateLimits = DEFAULT_RATE_LIMITS,
+): RateBudget {
+  const key = host.trim().toLowerCase();
+  let budget = registry.get(key);
+  if (!budget) {
+    budget = new InProcessRateBudget(clock, limits);
+    registry.set(key, budget);
+  }
+  return budget;
+}

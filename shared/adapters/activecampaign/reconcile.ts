@@ -1,0 +1,231 @@
+/**
+ * Turning ActiveCampaign's asynchronous import batches into per-contact outcomes.
+ *
+ * `toBatchOutcome` is the single-shot, pure mapping the Durable orchestration uses between its own durable
+ * timers. `reconcileBatches` and `importContacts` are the non-durable loop (tests, bench, CLI): poll until
+ * every batch is terminal with backoff, resubmit `failed`/`interrupted` batches a bounded number of times
+ * (ActiveCampaign never retries those itself; resubmitting is safe because imports upsert by email), and
+ * report each contact as confirmed or rejected with a reason.
+ */
+import { isRetryable } from '../../errors';
+import { isAcceptableEmail, toBulkImportRequests } from './batches';
+import type { ActiveCampaignClient } from './client';
+import type { Clock } from './clock';
+import { ActiveCampaignError, ValidationFailedError } from './errors';
+import type { BulkImportContact, BulkImportRequest, FailureReason, ImportInfo } from './schemas';
+
+/** Why ActiveCampaign skipped a contact. `import/info` lists only the email, never the reason. */
+export const ACTIVECAMPAIGN_SKIPPED_REASON =
+  'skipped by ActiveCampaign (one of: email on an exclusion list, bounced, account contact limit reached, ' +
+  'unsubscribed from this list, invalid email)';
+
+/** A batch's state after one look at `import/info`. */
+export type BatchOutcome =
+  | { state: 'pending'; status: 'not_ready' | 'waiting' | 'claimed' | 'active' }
+  | {
+      state: 'completed';
+      confirmed: string[];
+      failed: { email: string; reason: string }[];
+      contactIds: string[];
+    }
+  | { state: 'resubmit'; status: 'failed' | 'interrupted' };
+
+/**
+ * Pure: maps one `import/info` answer for a batch of `submittedEmails` to an outcome. When completed,
+ * confirmed = submitted − failure (matched case-insensitively, as ActiveCampaign matches emails).
+ */
+export function toBatchOutcome(info: ImportInfo, submittedEmails: readonly string[]): BatchOutcome {
+  // Polled within about a second of the POST, ActiveCampaign answers `status: false`: not ready yet.
+  if (info.status === false) return { state: 'pending', status: 'not_ready' };
+  if (info.status === 'failed' || info.status === 'interrupted')
+    return { state: 'resubmit', status: info.status };
+  if (info.status !== 'completed') return { state: 'pending', status: info.status };
+  const failedSet = new Set((info.failure ?? []).map((e) => e.toLowerCase()));
+  const confirmed: string[] = [];
+  const failed: { email: string; reason: string }[] = [];
+  for (const email of submittedEmails) {
+    if (failedSet.has(email.toLowerCase())) failed.push({ email, reason: ACTIVECAMPAIGN_SKIPPED_REASON });
+    else confirmed.push(email);
+  }
+  return { state: 'completed', confirmed, failed, contactIds: info.success ?? [] };
+}
+
+/** Pure: the emails of a bulk import request, in order. */
+export function emailsOf(request: BulkImportRequest): string[] {
+  return request.contacts.map((c) => c.email);
+}
+
+/** What happened to one contact. */
+export interface ContactOutcome {
+  email: string;
+  status: 'confirmed' | 'rejected' | 'unconfirmed';
+  /** Why, for `rejected` and `unconfirmed`. */
+  reason?: string;
+}
+
+/** A batch that ActiveCampaign accepted, with the request that produced it (to resubmit it). */
+export interface SubmittedBatch {
+  batchId: string;
+  request: BulkImportRequest;
+}
+
+/** Tuning of the non-durable reconcile loop. */
+export interface ReconcileOptions {
+  clock: Clock;
+  /** Resubmissions allowed per original batch when it ends `failed` or `interrupted`. */
+  maxResubmits?: number;
+  /** First look after this long (ActiveCampaign answers `false` within about a second of the POST). */
+  firstPollDelayMs?: number;
+  /** Polling backoff ceiling. */
+  maxPollDelayMs?: number;
+  /** Give up (contacts become `unconfirmed`) after this long. */
+  deadlineMs?: number;
+}
+
+/** The result of reconciling batches: every contact exactly once, plus what it took. */
+export interface ReconcileResult {
+  outcomes: ContactOutcome[];
+  resubmits: number;
+  polls: number;
+}
+
+/** Polls every batch until terminal, resubmitting failed/interrupted ones; one outcome per submitted contact. */
+export async function reconcileBatches(
+  client: ActiveCampaignClient,
+  submitted: readonly SubmittedBatch[],
+  options: ReconcileOptions,
+): Promise<ReconcileResult> {
+  const maxResubmits = options.maxResubmits ?? 3;
+  const firstPoll = options.firstPollDelayMs ?? 1_500;
+  const maxPoll = options.maxPollDelayMs ?? 30_000;
+  const deadline = options.clock.now() + (options.deadlineMs ?? 6 * 60 * 60_000);
+  const outcomes: ContactOutcome[] = [];
+  let pending = submitted.map((b) => ({ ...b, resubmits: 0, submittedAt: options.clock.now() }));
+  let resubmits = 0;
+  let polls = 0;
+  let delay = firstPoll;
+  await options.clock.sleep(firstPoll);
+  while (pending.length > 0) {
+    const next: typeof pending = [];
+    for (const batch of pending) {
+      polls++;
+      let outcome: BatchOutcome;
+      try {
+        outcome = toBatchOutcome(await client.getImportInfo(batch.batchId), emailsOf(batch.request));
+      } catch (error) {
+        if (!isRetryable(error)) throw error;
+        next.push(batch); // the client already retried; look again next round
+        continue;
+      }
+      if (outcome.state === 'pending') next.push(batch);
+      else if (outcome.state === 'completed') {
+        outcomes.push(...outcome.confirmed.map((email): ContactOutcome => ({ email, status: 'confirmed' })));
+        outcomes.push(
+          ...outcome.failed.map((f): ContactOutcome => ({
+            email: f.email,
+            status: 'rejected',
+            reason: f.reason,
+          })),
+        );
+      } else if (batch.resubmits >= maxResubmits) {
+        outcomes.push(
+          ...emailsOf(batch.request).map((email): ContactOutcome => ({
+            email,
+            status: 'unconfirmed',
+            reason: `batch ${outcome.status} ${batch.resubmits + 1} times; will be retried on the next run`,
+          })),
+        );
+      } else {
+        const accepted = await client.bulkImport(batch.request);
+        resubmits++;
+        next.push({
+          ...batch,
+          batchId: accepted.batchId,
+          resubmits: batch.resubmits + 1,
+          submittedAt: options.clock.now(),
+        });
+      }
+    }
+    pending = next;
+    if (pending.length === 0) break;
+    if (options.clock.now() >= deadline) {
+      for (const batch of pending) {
+        outcomes.push(
+          ...emailsOf(batch.request).map((email): ContactOutcome => ({
+            email,
+            status: 'unconfirmed',
+            reason: 'batch still processing at the deadline',
+          })),
+        );
+      }
+      break;
+    }
+    await options.clock.sleep(delay);
+    delay = Math.min(maxPoll, delay * 1.5);
+  }
+  return { outcomes, resubmits, polls };
+}
+
+/** Options of `importContacts`. */
+export interface ImportContactsOptions extends ReconcileOptions {
+  /** Bulk imports in flight at once (each still waits for the account's budget). */
+  concurrency?: number;
+}
+
+/** Pure: what ActiveCampaign's whole-request validation said, as one reason line. */
+export function describeFailureReasons(reasons: readonly FailureReason[]): string {
+  return reasons
+    .map((r) => (typeof r === 'string' ? r : `contact ${r.contact ?? '?'}: ${r.failureReason}`))
+    .join('; ')
+    .slice(0, 500);
+}
+
+/**
+ * Non-durable end-to-end push (tests, bench, CLI): rejects invalid and duplicate emails locally, submits
+ * the rest in bulk requests, reconciles every batch, and returns one outcome per input contact.
+ */
+export async function importContacts(
+  client: ActiveCampaignClient,
+  contacts: readonly BulkImportContact[],
+  options: ImportContactsOptions,
+): Promise<ReconcileResult> {
+  const outcomes: ContactOutcome[] = [];
+  const seen = new Set<string>();
+  const valid: BulkImportContact[] = [];
+  for (const contact of contacts) {
+    const key = contact.email.trim().toLowerCase();
+    if (!contact.email.trim())
+      outcomes.push({ email: contact.email, status: 'rejected', reason: 'missing email' });
+    else if (!isAcceptableEmail(contact.email)) {
+      outcomes.push({ email: contact.email, status: 'rejected', reason: 'invalid email format' });
+    } else if (seen.has(key)) {
+      outcomes.push({ email: contact.email, status: 'rejected', reason: 'duplicate email' });
+    } else {
+      seen.add(key);
+      valid.push(contact);
+    }
+  }
+  const requests = toBulkImportRequests(valid);
+  const submitted: SubmittedBatch[] = [];
+  let index = 0;
+  const worker = async () => {
+    while (index < requests.length) {
+      const request = requests[index++]!;
+      try {
+        submitted.push({ batchId: (await client.bulkImport(request)).batchId, request });
+      } catch (error) {
+        if (!(error instanceof ActiveCampaignError)) throw error;
+        // Out of retries or rejected: nothing was queued for these contacts (as far as we know).
+        const reason =
+          error instanceof ValidationFailedError
+            ? `request rejected by ActiveCampaign: ${describeFailureReasons(error.failureReasons)}`
+            : `not sent: ${error.message}`;
+        const status = error.retryable ? 'unconfirmed' : 'rejected';
+        outcomes.push(...emailsOf(request).map((email): ContactOutcome => ({ email, status, reason })));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+  const reconciled = await reconcileBatches(client, submitted, options);
+  return { ...reconciled, outcomes: [...outcomes, ...reconciled.outcomes] };
+}
