@@ -44,6 +44,15 @@ export interface SandboxFaults {
   retryAfterFormat: 'seconds' | 'http-date';
 }
 
+/** A fault for the next API request, consumed in order before any random fault (deterministic tests). */
+export type ScriptedFault =
+  | { type: 'throttle'; retryAfterSeconds?: number }
+  | { type: 'unavailable' }
+  | { type: 'server-error'; status?: number }
+  | { type: 'reset-before' }
+  | { type: 'reset-after' }
+  | { type: 'delay'; ms: number };
+
 export const NO_FAULTS: SandboxFaults = {
   rate429: 0,
   rate503: 0,
@@ -121,6 +130,8 @@ export class SandboxState {
   readonly bulkWindow = new Map<string, number[]>();
   readonly singleWindow = new Map<string, number[]>();
   random: () => number;
+  /** Scripted faults for the next API requests (after authentication and the rps check). */
+  readonly scripted: ScriptedFault[] = [];
 
   constructor(accounts: AccountOptions[], faults: SandboxFaults, seed: number) {
     this.accounts = accounts.map((a) => new SandboxAccount(a));
@@ -142,6 +153,7 @@ export class SandboxState {
   reset(seed?: number): void {
     for (const account of this.accounts) account.reset();
     this.log.length = 0;
+    this.scripted.length = 0;
     this.rpsWindow.clear();
     this.bulkWindow.clear();
     this.singleWindow.clear();
@@ -276,6 +288,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       'RateLimit-Remaining': String(settings.rps - rps.length),
     };
 
+    const scripted = state.scripted.shift();
+    if (scripted?.type === 'reset-before') return destroy('reset-before');
+    if (scripted?.type === 'delay') await clock.sleep(scripted.ms);
+    if (scripted?.type === 'throttle') {
+      state.counters.injected429++;
+      return reply(429, { message: 'Too Many Requests' }, 'injected-429', {
+        'Retry-After': retryAfter(scripted.retryAfterSeconds ?? faults.injectedRetryAfterSeconds, arrival),
+      });
+    }
+    if (scripted?.type === 'unavailable' || scripted?.type === 'server-error') {
+      state.counters.injected503++;
+      const status = scripted.type === 'unavailable' ? 503 : (scripted.status ?? 500);
+      return reply(status, '<html><body>Service error</body></html>', `injected-${status}`);
+    }
     if (state.random() < faults.rate429) {
       state.counters.injected429++;
       return reply(429, { message: 'Too Many Requests' }, 'injected-429', {
@@ -286,7 +312,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       state.counters.injected503++;
       return reply(503, '<html><body>503 Service Temporarily Unavailable</body></html>', 'injected-503');
     }
-    const resetAfter = state.random() < faults.resetAfterRate;
+    const resetAfter = scripted?.type === 'reset-after' || state.random() < faults.resetAfterRate;
     const ok = (payload: unknown) =>
       resetAfter ? destroy('reset-after') : reply(200, payload, 'ok', rateHeaders);
     const path = url.pathname.replace(/\/+$/, '');
@@ -493,9 +519,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         state.reset(typeof seed === 'number' ? seed : undefined);
         return send(res, 200, { ok: true });
       }
-      case 'POST /__sandbox/faults':
-        state.faults = { ...state.faults, ...(parseJson(body) as Partial<SandboxFaults>) };
-        return send(res, 200, { faults: state.faults });
+      case 'POST /__sandbox/faults': {
+        const { script, ...faults } = (parseJson(body) ?? {}) as Partial<SandboxFaults> & {
+          script?: ScriptedFault[];
+        };
+        state.faults = { ...state.faults, ...faults };
+        state.scripted.push(...(script ?? []));
+        return send(res, 200, { faults: state.faults, scripted: state.scripted });
+      }
       case 'POST /__sandbox/contacts': {
         const seed = parseJson(body) as
           { contacts?: { email: string; lists?: Record<string, 1 | 2> }[] } | undefined;

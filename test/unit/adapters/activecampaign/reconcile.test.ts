@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+
+import { isAcceptableEmail, toBulkImportRequests } from '../../../../shared/adapters/activecampaign/batches';
+import {
+  ACTIVECAMPAIGN_SKIPPED_REASON,
+  describeFailureReasons,
+  toBatchOutcome,
+} from '../../../../shared/adapters/activecampaign/reconcile';
+
+describe('toBatchOutcome', () => {
+  const submitted = ['a@example.com', 'B@example.com', 'c@example.com'];
+
+  it('is pending when ActiveCampaign answers status false (polled too early)', () => {
+    expect(toBatchOutcome({ status: false }, submitted)).toEqual({ state: 'pending', status: 'not_ready' });
+  });
+
+  it('is pending while the batch is waiting, claimed or active', () => {
+    for (const status of ['waiting', 'claimed', 'active'] as const) {
+      expect(toBatchOutcome({ status }, submitted)).toEqual({ state: 'pending', status });
+    }
+  });
+
+  it('asks for a resubmission when the batch failed or was interrupted', () => {
+    expect(toBatchOutcome({ status: 'failed' }, submitted)).toEqual({ state: 'resubmit', status: 'failed' });
+    expect(toBatchOutcome({ status: 'interrupted' }, submitted)).toEqual({
+      state: 'resubmit',
+      status: 'interrupted',
+    });
+  });
+
+  it('confirms submitted minus failed, matching emails case-insensitively, when completed', () => {
+    const outcome = toBatchOutcome(
+      { status: 'completed', success: ['1', '3'], failure: ['b@EXAMPLE.com'] },
+      submitted,
+    );
+    expect(outcome).toEqual({
+      state: 'completed',
+      confirmed: ['a@example.com', 'c@example.com'],
+      failed: [{ email: 'B@example.com', reason: ACTIVECAMPAIGN_SKIPPED_REASON }],
+      contactIds: ['1', '3'],
+    });
+  });
+});
+
+describe('describeFailureReasons', () => {
+  it('joins string and per-contact reasons into one line', () => {
+    expect(describeFailureReasons(['limit', { contact: 2, failureReason: 'bad email' }])).toBe(
+      'limit; contact 2: bad email',
+    );
+  });
+});
+
+describe('isAcceptableEmail', () => {
+  it('accepts ordinary addresses', () => {
+    for (const email of ['a@b.co', 'first.last+tag@sub.example.com', 'x@example.museum']) {
+      expect(isAcceptableEmail(email)).toBe(true);
+    }
+  });
+
+  it('rejects what ActiveCampaign rejects', () => {
+    for (const email of [
+      '@b.co',
+      'a@b',
+      'a@b.c',
+      'a@b.c1',
+      'a"b@c.com',
+      'a(b@c.com',
+      'a,b@c.com',
+      'a:b@c.com',
+      'a;b@c.com',
+      'a<b@c.com',
+      'a@b@c.com',
+      'a[b@c.com',
+      'a\\b@c.com',
+      'a b@c.com',
+      '',
+    ]) {
+      expect(isAcceptableEmail(email), email).toBe(false);
+    }
+  });
+});
+
+describe('toBulkImportRequests', () => {
+  it('cuts at 250 contacts per request when contacts are small', () => {
+    const contacts = Array.from({ length: 501 }, (_, i) => ({ email: `c${i}@example.com` }));
+    expect(toBulkImportRequests(contacts).map((r) => r.contacts.length)).toEqual([250, 250, 1]);
+  });
+
+  it('cuts before 400,000 bytes when contacts are large', () => {
+    const big = 'x'.repeat(3000);
+    const contacts = Array.from({ length: 250 }, (_, i) => ({ email: `c${i}@example.com`, first_name: big }));
+    const requests = toBulkImportRequests(contacts);
+    expect(requests.length).toBeGreaterThan(1);
+    for (const request of requests) expect(Buffer.byteLength(JSON.stringify(request))).toBeLessThan(400_000);
+    expect(requests.flatMap((r) => r.contacts)).toHaveLength(250);
+  });
+
+  it('sets exclude_automations by default', () => {
+    expect(toBulkImportRequests([{ email: 'a@b.co' }])[0]?.exclude_automations).toBe(true);
+  });
+});
