@@ -1,10 +1,10 @@
 /**
  * Maps whatever the Key Vault SDK throws onto the project's error family.
  *
- * The SDK's `RestError` keeps the request (and for `setSecret`, its body with the secret value) on
- * non-enumerable properties that its custom `inspect` still prints, so the original error is never kept
- * as `cause`: the mapped error carries only a summary (status, Key Vault error code, message) that
- * cannot contain the value.
+ * The SDK's `RestError` carries the request (for `setSecret`, a body holding the secret value) on
+ * non-enumerable properties. Rather than rely on the SDK's sanitizer to hide it whenever someone logs
+ * the error, the original is not kept as `cause`: the mapped error carries only a summary (status,
+ * Key Vault error code, first line of the message) with any known secret value scrubbed.
  */
 import { AppError, NotFoundError } from '../../errors';
 
