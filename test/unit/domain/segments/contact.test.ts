@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  emailProblem,
+  normaliseEmail,
+  normaliseName,
+  toBulkContact,
+  utf8Length,
+} from '../../../../shared/domain/segments/contact';
+
+describe('emailProblem', () => {
+  it.each([
+    'a@example.com',
+    'first.last+tag@sub.example.co.uk',
+    'josé@exämple.de',
+    "o'brien@example.org",
+    'x@xn--p1ai.xn--p1ai',
+  ])('accepts %s', (email) => {
+    expect(emailProblem(email)).toBeUndefined();
+  });
+
+  it.each([
+    ['no-at.example.com', 'no @'],
+    ['@example.com', 'nothing before the @'],
+    ['a@@example.com', 'more than one @'],
+    ['a@b@example.com', 'more than one @'],
+    ['a"b@example.com', 'character'],
+    ['a(b)@example.com', 'character'],
+    ['a,b@example.com', 'character'],
+    ['a:b@example.com', 'character'],
+    ['a;b@example.com', 'character'],
+    ['<a>@example.com', 'character'],
+    ['a[b]@example.com', 'character'],
+    ['a\\b@example.com', 'character'],
+    ['a b@example.com', 'character'],
+    ['a@example', 'no "."'],
+    ['a@example.c', 'two or more letters'],
+    ['a@example.c0m', 'two or more letters'],
+    ['a@example..com', 'empty label'],
+    [`${'a'.repeat(250)}@example.com`, 'longer than 255'],
+  ])('rejects %s', (email, why) => {
+    expect(emailProblem(email)).toContain(why);
+  });
+});
+
+describe('normalise', () => {
+  it('trims, lower-cases and NFC-normalises emails when they carry stray whitespace and decomposed accents', () => {
+    expect(normaliseEmail('\u00a0 JOSE\u0301@Example.COM \t')).toBe('josé@example.com');
+  });
+
+  it('collapses inner whitespace in names when a quoted newline is inside', () => {
+    expect(normaliseName('  Mary\r\n  Jane ')).toBe('Mary Jane');
+  });
+});
+
+describe('toBulkContact', () => {
+  it('omits empty values when building the bulk_import shape', () => {
+    const body = toBulkContact(
+      {
+        email: 'a@example.com',
+        firstName: 'A',
+        lastName: '',
+        phone: '',
+        tags: [],
+        fields: [{ id: 3, value: 'v' }],
+      },
+      7,
+    );
+    expect(body).toEqual({
+      email: 'a@example.com',
+      first_name: 'A',
+      fields: [{ id: 3, value: 'v' }],
+      subscribe: [{ listid: 7 }],
+    });
+  });
+});
+
+describe('utf8Length', () => {
+  it('matches Buffer.byteLength when the text mixes 1- to 4-byte characters', () => {
+    const text = JSON.stringify({ s: 'aé李😀\ud800' });
+    expect(utf8Length(text)).toBe(Buffer.byteLength(text));
+  });
+});

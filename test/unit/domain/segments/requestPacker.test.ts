@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  DEFAULT_PACKING_LIMITS,
+  type PackedSlice,
+  RequestPacker,
+} from '../../../../shared/domain/segments/requestPacker';
+
+interface SliceFile {
+  requests: {
+    contactCount: number;
+    bytes: number;
+    body: { contacts: unknown[]; exclude_automations: boolean };
+  }[];
+}
+
+function pack(contacts: string[], limits = DEFAULT_PACKING_LIMITS): SliceFile[] {
+  const slices: PackedSlice[] = [];
+  const packer = new RequestPacker(limits, (s) => slices.push(s));
+  for (const c of contacts) packer.add(c, Buffer.byteLength(c));
+  packer.flush();
+  return slices.map((s) => JSON.parse(s.json) as SliceFile);
+}
+
+describe('RequestPacker', () => {
+  it('splits by count at 250 contacts when contacts are small', () => {
+    const contacts = Array.from({ length: 1001 }, (_, i) => JSON.stringify({ email: `p${i}@example.com` }));
+    const requests = pack(contacts).flatMap((s) => s.requests);
+    expect(requests.map((r) => r.contactCount)).toEqual([250, 250, 250, 250, 1]);
+    expect(pack(contacts).map((s) => s.requests.length)).toEqual([4, 1]);
+  });
+
+  it('splits by exact serialised bytes, under 400,000, when field values are huge', () => {
+    const contacts = Array.from({ length: 300 }, (_, i) =>
+      JSON.stringify({
+        email: `p${i}@example.com`,
+        fields: [{ id: 1, value: 'é'.repeat(2000 + i) }],
+        subscribe: [{ listid: 1 }],
+      }),
+    );
+    const requests = pack(contacts).flatMap((s) => s.requests);
+    expect(requests.length).toBeGreaterThan(2);
+    let total = 0;
+    for (const r of requests) {
+      const sent = JSON.stringify(r.body);
+      expect(Buffer.byteLength(sent)).toBe(r.bytes);
+      expect(r.bytes).toBeLessThanOrEqual(399_999);
+      expect(r.body.exclude_automations).toBe(true);
+      total += r.contactCount;
+    }
+    expect(total).toBe(300);
+    // Each request is full: the next contact would not have fitted.
+    let offset = 0;
+    for (const r of requests.slice(0, -1)) {
+      offset += r.contactCount;
+      expect(r.bytes + 1 + Buffer.byteLength(contacts[offset]!)).toBeGreaterThan(399_999);
+    }
+  });
+
+  it('refuses a contact that cannot fit in any request', () => {
+    const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, () => undefined);
+    expect(packer.tooLarge(399_999)).toBe(true);
+    expect(packer.tooLarge(1_000)).toBe(false);
+  });
+});

@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+
+import { ExportMapping, resolveColumns } from '../../../../shared/domain/segments/exportMapping';
+import type { RejectedRow } from '../../../../shared/domain/segments/rejectedRows';
+import { DEFAULT_PACKING_LIMITS } from '../../../../shared/domain/segments/requestPacker';
+import { type PipelineOptions, SegmentPipeline } from '../../../../shared/domain/segments/segmentPipeline';
+import { Snapshot } from '../../../../shared/domain/segments/snapshot';
+import { LimitExceededError } from '../../../../shared/errors';
+
+const mapping = ExportMapping.parse({
+  email: 'email',
+  firstName: 'first',
+  fields: [{ column: 'score', fieldId: 9 }],
+  tags: { fixed: ['segment-export'], column: 'tags', separator: ';' },
+});
+const HEADER = ['Email', 'First', 'Score', 'Tags'];
+
+interface Contact {
+  email: string;
+  first_name?: string;
+  tags?: string[];
+  fields?: { id: number; value: string }[];
+  subscribe?: unknown;
+  unsubscribe?: unknown;
+}
+
+function run(files: [string, string[][]][], options: Partial<PipelineOptions> = {}) {
+  const contacts: Contact[] = [];
+  const rejected: RejectedRow[] = [];
+  const pipeline = new SegmentPipeline(
+    {
+      mapping,
+      listId: 4,
+      membership: 'add',
+      fullResync: false,
+      previous: Snapshot.empty(),
+      profileCap: 1_000,
+      packing: DEFAULT_PACKING_LIMITS,
+      ...options,
+    },
+    {
+      slice: (s) => {
+        const parsed = JSON.parse(s.json) as { requests: { body: { contacts: Contact[] } }[] };
+        for (const r of parsed.requests) contacts.push(...r.body.contacts);
+      },
+      reject: (r) => rejected.push(r),
+    },
+  );
+  for (const [file, rows] of files) {
+    pipeline.beginFile(file, resolveColumns(mapping, HEADER, file));
+    rows.forEach((row, i) => pipeline.accept(row, i + 2));
+  }
+  const { counts, target } = pipeline.finish();
+  return { contacts, rejected, counts, target };
+}
+
+describe('SegmentPipeline', () => {
+  it('maps, normalises and tags contacts when rows are valid', () => {
+    const { contacts } = run([['a.csv', [[' Ann@Example.COM ', ' Ann ', '7', 'vip; gold ;vip']]]]);
+    expect(contacts).toEqual([
+      {
+        email: 'ann@example.com',
+        first_name: 'Ann',
+        tags: ['segment-export', 'vip', 'gold'],
+        fields: [{ id: 9, value: '7' }],
+        subscribe: [{ listid: 4 }],
+      },
+    ]);
+  });
+
+  it('rejects every bad row with its reason, file and line, keeping the first occurrence of an email', () => {
+    const { contacts, rejected, counts } = run([
+      [
+        's1/a.csv',
+        [
+          ['a@example.com', 'A', '', ''],
+          ['', 'NoMail', '', ''],
+          ['bad@', 'X', '', ''],
+        ],
+      ],
+      [
+        's1/b.csv',
+        [
+          ['A@EXAMPLE.com', 'Again', '', ''],
+          ['short@example.com', 'only', 'three'],
+        ],
+      ],
+      [
+        's2/c.csv',
+        [
+          ['b@example.com', 'x'.repeat(300), '', ''],
+          ['a@example.com', 'Third', '', ''],
+        ],
+      ],
+    ]);
+    expect(contacts.map((c) => c.email)).toEqual(['a@example.com']);
+    expect(rejected.map((r) => [r.file, r.line, r.reason])).toEqual([
+      ['s1/a.csv', 3, 'missing_email'],
+      ['s1/a.csv', 4, 'invalid_email'],
+      ['s1/b.csv', 2, 'duplicate'],
+      ['s1/b.csv', 3, 'ragged_row'],
+      ['s2/c.csv', 2, 'field_too_long'],
+      ['s2/c.csv', 3, 'duplicate'],
+    ]);
+    expect(rejected[2]!.detail).toBe('same email as s1/a.csv line 2');
+    expect(counts).toMatchObject({ rows: 7, contacts: 1, rejected: 6, rejectedByReason: { duplicate: 2 } });
+  });
+
+  it('classifies added, changed, unchanged and removed against the snapshot, unsubscribing in mirror mode', () => {
+    const first = run([
+      [
+        'a.csv',
+        [
+          ['keep@example.com', 'K', '', ''],
+          ['change@example.com', 'C', '', ''],
+          ['gone@example.com', 'G', '', ''],
+        ],
+      ],
+    ]);
+    const second = run(
+      [
+        [
+          'a.csv',
+          [
+            ['keep@example.com', 'K', '', ''],
+            ['change@example.com', 'C2', '', ''],
+            ['new@example.com', 'N', '', ''],
+          ],
+        ],
+      ],
+      { previous: first.target, membership: 'mirror' },
+    );
+    expect(second.counts).toMatchObject({
+      added: 1,
+      changed: 1,
+      unchanged: 1,
+      removed: 1,
+      toUpsert: 2,
+      toUnsubscribe: 1,
+    });
+    expect(second.contacts).toEqual([
+      expect.objectContaining({ email: 'change@example.com', first_name: 'C2' }),
+      expect.objectContaining({ email: 'new@example.com' }),
+      { email: 'gone@example.com', unsubscribe: [{ listid: 4 }] },
+    ]);
+    expect(second.target.count).toBe(3);
+  });
+
+  it('keeps contacts that left in the snapshot and sends no unsubscribe when the mode is add', () => {
+    const first = run([['a.csv', [['gone@example.com', 'G', '', '']]]]);
+    const second = run([['a.csv', [['new@example.com', 'N', '', '']]]], { previous: first.target });
+    expect(second.counts).toMatchObject({ removed: 1, toUnsubscribe: 0 });
+    expect(second.contacts.map((c) => c.email)).toEqual(['new@example.com']);
+    expect(second.target.count).toBe(2);
+  });
+
+  it('sends unchanged contacts too when a full resync is asked', () => {
+    const first = run([['a.csv', [['keep@example.com', 'K', '', '']]]]);
+    const second = run([['a.csv', [['keep@example.com', 'K', '', '']]]], {
+      previous: first.target,
+      fullResync: true,
+    });
+    expect(second.counts).toMatchObject({ unchanged: 1, toUpsert: 1 });
+  });
+
+  it('does not unsubscribe a contact whose row was rejected for a field other than its email', () => {
+    const first = run([['a.csv', [['held@example.com', 'H', '', '']]]]);
+    const second = run([['a.csv', [['held@example.com', 'y'.repeat(300), '', '']]]], {
+      previous: first.target,
+      membership: 'mirror',
+    });
+    expect(second.counts).toMatchObject({ removed: 0, toUnsubscribe: 0 });
+    expect(second.target.count).toBe(1);
+  });
+
+  it('throws LimitExceededError naming the count, the cap and the setting when there are more profiles than the cap', () => {
+    const rows = Array.from({ length: 12 }, (_, i) => [`p${i}@example.com`, '', '', '']);
+    expect(() => run([['a.csv', rows]], { profileCap: 10 })).toThrow(LimitExceededError);
+    expect(() => run([['a.csv', rows]], { profileCap: 10 })).toThrow(
+      /hold 12 unique valid profiles, more than the cap of 10 \(setting EXPORT_PROFILE_CAP\)/,
+    );
+  });
+});
+
+describe('resolveColumns', () => {
+  it('matches mapped columns case-insensitively and trimmed', () => {
+    const c = resolveColumns(mapping, [' EMAIL', 'first', 'SCORE', 'Tags'], 'f.csv');
+    expect(c).toMatchObject({
+      email: 0,
+      firstName: 1,
+      tags: 3,
+      fields: [{ index: 2, fieldId: 9 }],
+      width: 4,
+    });
+  });
+
+  it('fails naming the column and the file when a mapped column is missing', () => {
+    expect(() => resolveColumns(mapping, ['Email', 'First', 'Tags'], 'seg/f.csv')).toThrow(
+      /seg\/f\.csv: mapped custom field 9 column "score" is not in the file/,
+    );
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+
+import { hash64 } from '../../../../shared/domain/segments/hash64';
+import {
+  advanceSnapshot,
+  decodeSnapshot,
+  encodeSnapshot,
+  type Snapshot,
+  SnapshotBuilder,
+} from '../../../../shared/domain/segments/snapshot';
+
+function build(entries: [string, string][]): Snapshot {
+  const b = new SnapshotBuilder();
+  for (const [email, content] of entries) {
+    const e = hash64(email);
+    const c = hash64(content);
+    b.add(e.hi, e.lo, c.hi, c.lo, email);
+  }
+  return b.build();
+}
+
+function contents(s: Snapshot): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < s.count; i++) out[s.emailAt(i)] = s.contentLo[i]!;
+  return out;
+}
+
+describe('snapshot', () => {
+  it('round-trips through the binary layout when emails are Unicode', () => {
+    const s = build([
+      ['b@example.com', '1'],
+      ['josé@exämple.de', '2'],
+      ['a@example.com', '3'],
+    ]);
+    const back = decodeSnapshot(encodeSnapshot(s));
+    expect(contents(back)).toEqual(contents(s));
+    const h = hash64('josé@exämple.de');
+    expect(back.emailAt(back.find(h.hi, h.lo))).toBe('josé@exämple.de');
+    expect(back.find(1, 2)).toBe(-1);
+  });
+
+  it('rejects bytes that are not a snapshot', () => {
+    expect(() => decodeSnapshot(new TextEncoder().encode('PNG not a snapshot'))).toThrow(/bad magic/);
+    const good = encodeSnapshot(build([['a@example.com', '1']]));
+    expect(() => decodeSnapshot(good.subarray(0, good.length - 3))).toThrow(/truncated/);
+  });
+
+  it('advances only confirmed contacts when confirmation is partial', () => {
+    const previous = build([
+      ['kept@example.com', 'same'],
+      ['changed-ok@example.com', 'old'],
+      ['changed-failed@example.com', 'old'],
+      ['removed-ok@example.com', 'x'],
+      ['removed-failed@example.com', 'x'],
+    ]);
+    const target = build([
+      ['kept@example.com', 'same'],
+      ['changed-ok@example.com', 'new'],
+      ['changed-failed@example.com', 'new'],
+      ['added-ok@example.com', 'n'],
+      ['added-failed@example.com', 'n'],
+    ]);
+    const confirmed = new Set(['changed-ok@example.com', 'removed-ok@example.com', 'added-ok@example.com']);
+    const next = advanceSnapshot(previous, target, (hi, lo) =>
+      [...confirmed].some((e) => hash64(e).hi === hi && hash64(e).lo === lo),
+    );
+    const c = (text: string) => hash64(text).lo;
+    expect(contents(next)).toEqual({
+      'kept@example.com': c('same'),
+      'changed-ok@example.com': c('new'),
+      'changed-failed@example.com': c('old'),
+      'removed-failed@example.com': c('x'),
+      'added-ok@example.com': c('n'),
+    });
+  });
+});
