@@ -149,7 +149,7 @@ export class Vault {
 
   /** `GET /secrets/{name}/versions`: every version, oldest first. */
   listVersions(name: string): SecretItemOut[] {
-    // Key Vault answers an unknown name with an empty list, not 404.
+    // An unknown name lists as empty rather than 404 (our reading of Key Vault; the REST reference does not say).
     const secret = this.secrets.get(key(name));
     return (secret?.versions ?? []).map((v) =>
       toSecretItem(this.url, secret!.name, v, this.recoverableDays, true),
