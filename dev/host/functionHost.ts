@@ -414,6 +414,7 @@ export async function createFunctionHost(options: CreateFunctionHostOptions): Pr
         ],
         triggerMetadata: toHostTriggerMetadata(invokeOptions.triggerMetadata),
         invocationId: invokeOptions.invocationId,
+        reason: invokeOptions.reason,
       });
       return fromInvocationResponse(response);
     },

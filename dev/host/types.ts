@@ -32,6 +32,8 @@ export interface InvokeOptions {
   extraInputs?: Record<string, unknown>;
   /** Id for logs; generated when omitted. */
   invocationId?: string;
+  /** Why the function runs, for the host's "Executing 'Functions.x' (Reason=...)" log line. */
+  reason?: string;
 }
 
 /** What an invocation produced: the return value and any named output bindings, as plain values. */

@@ -1,0 +1,226 @@
+/**
+ * Serves the app's HTTP triggers on `http://127.0.0.1:<port>/<routePrefix>/...` like `func start`:
+ * route templates with parameters and constraints, 405 (with `Allow`) when a route matches but the method
+ * does not, 404 otherwise, 500 without details when a function throws. Keys (`authLevel` function/admin)
+ * are not enforced, exactly like Core Tools locally. Also serves the admin route the real host offers for
+ * non-HTTP functions: `POST /admin/functions/{name}` with `{ "input": "..." }` → 202.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { LocalFunctionHost } from '../functionHost';
+import type { RegisteredFunction } from '../types';
+import { compareRoutePrecedence, parseRouteTemplate, type RouteMatcher } from './routeTemplate';
+import { toRpcHttpRequest, writeRpcHttpResponse } from './rpcHttp';
+
+/** The host's default request size limit (100 MB, `maxRequestBodySize` of the Functions host). */
+const MAX_BODY_BYTES = 100 * 1024 * 1024;
+
+export interface HttpRoute {
+  fn: RegisteredFunction;
+  matcher: RouteMatcher;
+  /** Upper-case methods, or undefined for "any method". */
+  methods: string[] | undefined;
+}
+
+export interface HttpServerOptions {
+  host: LocalFunctionHost;
+  port: number;
+  /** From host.json `extensions.http.routePrefix` (default `api`; empty string for none). */
+  routePrefix: string;
+  /** Fires a non-HTTP function for the admin route; resolves when it was accepted. */
+  fireFunction(name: string, input: unknown): Promise<void>;
+  /** False while the host is still starting (requests get 503). */
+  isReady(): boolean;
+}
+
+export interface RunningHttpServer {
+  server: Server;
+  url: string;
+  routes: HttpRoute[];
+  close(): Promise<void>;
+}
+
+/** The route table of the app's HTTP functions, most specific first. */
+export function buildRoutes(functions: RegisteredFunction[]): HttpRoute[] {
+  return functions
+    .filter((fn) => fn.trigger.type === 'httpTrigger')
+    .map((fn) => {
+      const route =
+        typeof fn.trigger.route === 'string' && fn.trigger.route !== '' ? fn.trigger.route : fn.name;
+      const methods = Array.isArray(fn.trigger.methods)
+        ? (fn.trigger.methods as unknown[]).map((m) => String(m).toUpperCase())
+        : undefined;
+      let matcher: RouteMatcher;
+      try {
+        matcher = parseRouteTemplate(route);
+      } catch (err) {
+        throw new Error(`Function "${fn.name}": ${(err as Error).message}`, { cause: err });
+      }
+      return { fn, matcher, methods: methods && methods.length > 0 ? methods : undefined };
+    })
+    .sort((a, b) => compareRoutePrecedence(a.matcher, b.matcher));
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new RequestTooLarge());
+        req.destroy();
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+class RequestTooLarge extends Error {
+  constructor() {
+    super('Request body too large');
+  }
+}
+
+function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text);
+}
+
+/** Starts the HTTP listener on 127.0.0.1. */
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const { host } = options;
+  const routes = buildRoutes(host.functions());
+  const prefix = options.routePrefix.replace(/^\/+|\/+$/g, '');
+  const log = (level: 'information' | 'error', message: string) =>
+    host.logger({ level, category: 'host', message });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!options.isReady()) {
+      sendText(res, 503, 'The host is starting.');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const pathname = url.pathname;
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    if (pathname === '/' && (method === 'GET' || method === 'HEAD')) {
+      sendText(res, 200, 'Your local Functions host is running.');
+      return;
+    }
+    if (pathname.toLowerCase() === '/admin/host/status' && method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ state: 'Running' }));
+      return;
+    }
+    const admin = /^\/admin\/functions\/([^/]+)\/?$/i.exec(pathname);
+    if (admin) {
+      if (method !== 'POST') {
+        sendText(res, 405, '', { allow: 'POST' });
+        return;
+      }
+      const name = decodeURIComponent(admin[1]!);
+      const fn = host.getFunction(name);
+      if (!fn || fn.trigger.type === 'httpTrigger') {
+        sendText(res, 404, '');
+        return;
+      }
+      const text = (await readBody(req)).toString('utf8');
+      let input: unknown;
+      try {
+        input = text.trim() === '' ? undefined : (JSON.parse(text) as { input?: unknown }).input;
+      } catch {
+        sendText(res, 400, 'The body must be JSON like {"input": "..."}.');
+        return;
+      }
+      await options.fireFunction(fn.name, input);
+      res.writeHead(202).end();
+      return;
+    }
+
+    let routePath: string;
+    if (prefix === '') {
+      routePath = pathname;
+    } else {
+      const lower = pathname.toLowerCase();
+      const lowerPrefix = `/${prefix.toLowerCase()}`;
+      if (lower !== lowerPrefix && !lower.startsWith(`${lowerPrefix}/`)) {
+        sendText(res, 404, '');
+        return;
+      }
+      routePath = pathname.slice(lowerPrefix.length);
+    }
+
+    const matching: Array<{ route: HttpRoute; params: Record<string, string> }> = [];
+    for (const route of routes) {
+      const params = route.matcher.match(routePath);
+      if (params) matching.push({ route, params });
+    }
+    if (matching.length === 0) {
+      sendText(res, 404, '');
+      return;
+    }
+    const chosen = matching.find(({ route }) => !route.methods || route.methods.includes(method));
+    if (!chosen) {
+      const allow = [...new Set(matching.flatMap(({ route }) => route.methods ?? []))].join(', ');
+      sendText(res, 405, '', { allow });
+      return;
+    }
+
+    const body = await readBody(req);
+    const request = toRpcHttpRequest(req, body, chosen.params, `127.0.0.1`);
+    let response;
+    try {
+      response = await host.invokeHttp(chosen.route.fn.name, request);
+    } catch {
+      // The invocation was logged with its stack by the host; the client gets no details, like Azure.
+      if (!res.headersSent) sendText(res, 500, '');
+      return;
+    }
+    writeRpcHttpResponse(res, response);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof RequestTooLarge) {
+        if (!res.headersSent) sendText(res, 413, '');
+        return;
+      }
+      log(
+        'error',
+        `HTTP handling failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
+      if (!res.headersSent) sendText(res, 500, '');
+      else res.destroy();
+    });
+  });
+  server.listen(options.port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  for (const route of routes) {
+    const methods = route.methods?.join(',') ?? 'ALL';
+    const path = [prefix, route.matcher.template.replace(/^\/+/, '')].filter((p) => p !== '').join('/');
+    log('information', `${route.fn.name}: [${methods}] ${url}/${path}`);
+  }
+  return {
+    server,
+    url,
+    routes,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
