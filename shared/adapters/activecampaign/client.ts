@@ -179,7 +179,7 @@ export class ActiveCampaignClient {
         { method: 'GET', path: `/api/3/lists/${encodeURIComponent(id)}`, attempt: 0 },
         undefined,
         ['list id must be a positive integer'],
-        'Invalid ActiveCampaign list id',
+        'Invalid ActiveCampaign list id (must be a positive integer)',
       );
     }
     return (await this.call('GET', `lists/${id}`, listResponseSchema)).list;
@@ -198,7 +198,7 @@ export class ActiveCampaignClient {
         { method: 'POST', path: `/api/3/${path}`, attempt: 0 },
         undefined,
         [reason],
-        'Bulk import not sent',
+        `Bulk import not sent (${reason})`,
       );
     if (!parsed.success)
       throw local(`request does not match the bulk import schema: ${parsed.error.issues[0]?.message ?? ''}`);

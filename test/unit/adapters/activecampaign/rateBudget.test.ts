@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import type { Clock } from '../../../../shared/adapters/activecampaign/clock';
 import {
   DEFAULT_RATE_LIMITS,
   EMPTY_BUDGET_STATE,
@@ -9,7 +10,6 @@ import {
   pauseState,
   reserveSlot,
 } from '../../../../shared/adapters/activecampaign/rateBudget';
-import type { Clock } from '../../../../shared/adapters/activecampaign/clock';
 
 const exact = { ...DEFAULT_RATE_LIMITS, requestSafety: 1, bulkSafety: 1 };
 
