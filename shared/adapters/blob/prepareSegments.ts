@@ -231,11 +231,9 @@ class RejectedWriter {
   private buffered = '';
 
   constructor(container: ContainerClient, blobName: string) {
-    this.upload = container
-      .getBlockBlobClient(blobName)
-      .uploadStream(this.stream, 1024 * 1024, 2, {
-        blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
-      });
+    this.upload = container.getBlockBlobClient(blobName).uploadStream(this.stream, 1024 * 1024, 2, {
+      blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+    });
     this.upload.catch(() => undefined);
     this.buffered = REJECTED_CSV_HEADER;
   }

@@ -65,10 +65,13 @@ export async function readPartition(
     try {
       return bytes ? decoder!.decode(bytes, { stream: true }) : decoder!.decode();
     } catch (error) {
+      // Locate the bad bytes: decode leniently and count the lines before the first replacement character.
+      const lenient = bytes ? new TextDecoder(encoding).decode(bytes) : '';
+      const bad = lenient.indexOf('\ufffd');
       throw new InputFileError(
         blobName,
         `is not valid ${encoding} text (check the file's encoding setting; or it is not a CSV file)`,
-        { line: tokenizer.currentLine, cause: error },
+        { line: tokenizer.lineAfter(bad === -1 ? '' : lenient.slice(0, bad)), cause: error },
       );
     }
   };

@@ -63,6 +63,12 @@ export class CsvTokenizer {
     return this.line;
   }
 
+  /** The physical line reached after the unfinished record plus `text` (to locate an error inside `text`). */
+  lineAfter(text: string): number {
+    const matches = (this.pending + text).match(/\r\n|\r|\n/g);
+    return this.line + (matches ? matches.length : 0);
+  }
+
   /** Parses every record completed by `text`; keeps the unfinished tail for the next call. */
   push(text: string, onRecord: CsvRecordSink): void {
     this.parse(this.pending.length === 0 ? text : this.pending + text, false, onRecord);
