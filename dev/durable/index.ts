@@ -131,6 +131,16 @@ export async function startDurableBackend(options: DurableBackendOptions): Promi
     ...(options.log ? { log: options.log } : {}),
   });
   const connectionName = 'Storage';
+  const log = options.log ?? ((message: string) => process.stderr.write(`[durable] ${message}\n`));
+  // df.getClient() rewrites management URLs to http://localhost:7071 unless WEBSITE_HOSTNAME is set
+  // (lib/src/durableClient/getClient.js); Core Tools sets it, so does the local host.
+  if (!process.env.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = new URL(options.baseUrl).host;
+  const entities = options.host.functions().filter((fn) => fn.trigger.type === 'entityTrigger');
+  if (entities.length > 0)
+    log(
+      `entity functions (${entities.map((fn) => fn.name).join(', ')}) are registered, but Durable entities are not ` +
+        `supported by the local backend: calling or signalling them fails.`,
+    );
   const api = createHttpApi({ engine, taskHubName: options.taskHubName, connectionName });
 
   const server = createServer((req, res) => {
