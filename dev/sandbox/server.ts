@@ -221,10 +221,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // Arrival time: when the request line arrived, before the body is read.
+    const now = clock.now();
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const body = await readBody(req);
     if (url.pathname.startsWith('/__sandbox/')) return inspect(req.method ?? 'GET', url, body, res);
-    const now = clock.now();
     const entry: LoggedRequest = {
       seq: state.log.length + 1,
       at: now,
@@ -270,7 +271,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
 
     // The account-wide 5 requests/s budget, shared by every key (developers.activecampaign.com/reference/rate-limits).
     const rps = window(state.rpsWindow, account.name);
-    const arrival = clock.now();
+    const arrival = now;
     prune(rps, arrival, 1000);
     if (rps.length >= settings.rps) {
       state.counters.throttled++;
@@ -281,7 +282,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         'RateLimit-Remaining': '0',
       });
     }
-    rps.push(arrival);
+    insertSorted(rps, arrival);
     entry.rateCounted = true;
     const rateHeaders = {
       'RateLimit-Limit': String(settings.rps),
@@ -370,7 +371,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
           'bulk-throttled',
         );
       }
-      bulk.push(arrival);
+      insertSorted(bulk, arrival);
       entry.bulkCounted = true;
       entry.contacts = contacts?.length;
       const failureReasons = validateImport(contacts);
@@ -604,4 +605,11 @@ function prune(list: number[], now: number, span: number): void {
   let drop = 0;
   while (drop < list.length && (list[drop] ?? 0) <= now - span) drop++;
   if (drop > 0) list.splice(0, drop);
+}
+
+/** Keeps a window sorted even when a delayed request is counted after a later one. */
+function insertSorted(list: number[], value: number): void {
+  let i = list.length;
+  while (i > 0 && (list[i - 1] ?? 0) > value) i--;
+  list.splice(i, 0, value);
 }

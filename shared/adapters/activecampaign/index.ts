@@ -8,3 +8,4 @@ export * from './rateBudget';
 export * from './reconcile';
 export * from './retryTiming';
 export * from './schemas';
+export * from './tableRateBudget';

@@ -96,9 +96,15 @@ export interface RateBudget {
   pause(scope: 'request' | 'bulkImport', until: number): Promise<void>;
 }
 
-/** A budget held in this process's memory: exact for all clients of one account in one process. */
+/**
+ * A budget held in this process's memory: exact for all clients of one account in one process.
+ * Besides the reservation schedule it remembers when slots were actually used: after an event-loop stall,
+ * several callers wake late at once, and the schedule alone would let them all go together. The window check
+ * holds them to ActiveCampaign's own sliding limits (5 in any second, 100 / 20 in any minute).
+ */
 export class InProcessRateBudget implements RateBudget {
   private state: BudgetState = { ...EMPTY_BUDGET_STATE };
+  private readonly used = { request: [] as number[], bulk: [] as number[], single: [] as number[] };
 
   constructor(
     private readonly clock: Clock,
@@ -110,6 +116,22 @@ export class InProcessRateBudget implements RateBudget {
     const { slot, state } = reserveSlot(this.state, kind, this.clock.now(), this.limits);
     this.state = state;
     await sleepUntil(this.clock, slot, signal);
+    const windows: [number[], number, number][] = [
+      [this.used.request, Math.floor(this.limits.requestsPerSecond) || 1, 1000],
+    ];
+    if (kind !== 'request')
+      windows.push([this.used.bulk, Math.floor(this.limits.bulkImportsPerMinute) || 1, 60_000]);
+    if (kind === 'singleContactImport') {
+      windows.push([this.used.single, Math.floor(this.limits.singleContactImportsPerMinute) || 1, 60_000]);
+    }
+    for (;;) {
+      const now = this.clock.now();
+      const freeAt = Math.max(...windows.map(([used, limit, span]) => windowFreeAt(used, limit, span, now)));
+      if (freeAt <= now) break;
+      await sleepUntil(this.clock, freeAt, signal);
+    }
+    const now = this.clock.now();
+    for (const [used] of windows) used.push(now);
   }
 
   /** Pushes the next free slot of `scope` to at least `until`. */
@@ -117,6 +139,12 @@ export class InProcessRateBudget implements RateBudget {
     this.state = pauseState(this.state, scope, until);
     return Promise.resolve();
   }
+}
+
+/** When one more use fits a sliding window of `limit` uses per `span` ms; prunes `used` in place. */
+function windowFreeAt(used: number[], limit: number, span: number, now: number): number {
+  while (used.length > 0 && (used[0] ?? 0) <= now - span) used.shift();
+  return used.length < limit ? now : (used[used.length - limit] ?? now) + span;
 }
 
 const registry = new Map<string, InProcessRateBudget>();

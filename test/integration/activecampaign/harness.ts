@@ -4,6 +4,8 @@ import {
   ActiveCampaignClient,
   type ActiveCampaignClientOptions,
   type ActiveCampaignLogger,
+  DEFAULT_RATE_LIMITS,
+  InProcessRateBudget,
 } from '../../../shared/adapters/activecampaign';
 
 /** A logger that keeps every line, to check what reached the logs. */
@@ -14,7 +16,10 @@ export function capturingLogger(): ActiveCampaignLogger & { lines: string[] } {
   return { lines, info: keep, warn: keep, error: keep };
 }
 
-/** A client for the sandbox's first account, on the sandbox's clock, with its own (non-registry) budget by default. */
+/**
+ * A client for the sandbox's first account, on the sandbox's clock. It gets its own budget unless one is
+ * given: the process-wide registry is keyed by host, and a later sandbox may reuse an earlier one's port.
+ */
 export function clientFor(
   sandbox: RunningSandbox,
   overrides: Partial<ActiveCampaignClientOptions> = {},
@@ -25,6 +30,7 @@ export function clientFor(
     hostRule: { allowedSuffixes: ['.api-us1.com'], allowLoopbackHttp: true },
     clock: sandbox.clock,
     retry: { baseDelayMs: 200, maxDelayMs: 5_000 },
+    budget: new InProcessRateBudget(sandbox.clock, DEFAULT_RATE_LIMITS),
     ...overrides,
   });
 }

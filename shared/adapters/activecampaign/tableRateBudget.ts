@@ -1,0 +1,113 @@
+/**
+ * An account's rate budget kept in an Azure Table row, so activity executions on different instances of
+ * the Function App pace together. The row holds the same two-to-three "next free slot" numbers as the
+ * in-process budget; a reservation is a read-modify-write guarded by the row's ETag (optimistic
+ * concurrency: learn.microsoft.com/rest/api/storageservices/update-entity2 — a stale If-Match gets 412).
+ */
+import type { TableClient } from '@azure/data-tables';
+
+import { type Clock, sleepUntil } from './clock';
+import {
+  type BudgetKind,
+  type BudgetState,
+  DEFAULT_RATE_LIMITS,
+  EMPTY_BUDGET_STATE,
+  pauseState,
+  type RateBudget,
+  type RateLimits,
+  reserveSlot,
+} from './rateBudget';
+
+const PARTITION = 'activecampaign-budget';
+
+interface BudgetRow extends BudgetState {
+  partitionKey: string;
+  rowKey: string;
+}
+
+/** Options for `TableRateBudget`. */
+export interface TableRateBudgetOptions {
+  limits?: RateLimits;
+  /** Give up after this many lost ETag races in a row (something is very wrong if it happens). */
+  maxConflicts?: number;
+}
+
+/** A `RateBudget` shared across processes through one Azure Table row per account host. */
+export class TableRateBudget implements RateBudget {
+  private readonly rowKey: string;
+  private readonly limits: RateLimits;
+  private readonly maxConflicts: number;
+  private tableReady: Promise<void> | undefined;
+  /**
+   * How long a reservation round trip takes (moving average, clock ms). Slots are reserved at least this far
+   * ahead, so a caller does not reach its slot late and then send right before the next caller's slot.
+   */
+  private lead = 0;
+
+  constructor(
+    private readonly table: TableClient,
+    accountHost: string,
+    private readonly clock: Clock,
+    options: TableRateBudgetOptions = {},
+  ) {
+    // Row keys may not contain / \ # ? (learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model).
+    this.rowKey = encodeURIComponent(accountHost.trim().toLowerCase());
+    this.limits = options.limits ?? DEFAULT_RATE_LIMITS;
+    this.maxConflicts = options.maxConflicts ?? 100;
+  }
+
+  /** Reserves a slot in the shared row, then sleeps until it. */
+  async acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void> {
+    const slot = await this.update((state, now) => reserveSlot(state, kind, now + this.lead, this.limits));
+    await sleepUntil(this.clock, slot, signal);
+  }
+
+  /** Pushes the shared next-free slot of `scope` to at least `until`. */
+  async pause(scope: 'request' | 'bulkImport', until: number): Promise<void> {
+    await this.update((state) => ({ slot: until, state: pauseState(state, scope, until) }));
+  }
+
+  private async update(
+    change: (state: BudgetState, now: number) => { slot: number; state: BudgetState },
+  ): Promise<number> {
+    this.tableReady ??= this.table.createTable().catch((error: unknown) => {
+      this.tableReady = undefined;
+      throw error;
+    });
+    await this.tableReady;
+    for (let conflicts = 0; ; conflicts++) {
+      const started = this.clock.now();
+      let current: BudgetState = EMPTY_BUDGET_STATE;
+      let etag: string | undefined;
+      try {
+        const row = await this.table.getEntity<BudgetRow>(PARTITION, this.rowKey);
+        current = {
+          nextRequestAt: row.nextRequestAt,
+          nextBulkAt: row.nextBulkAt,
+          nextSingleAt: row.nextSingleAt ?? 0,
+        };
+        etag = row.etag;
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+      const { slot, state } = change(current, this.clock.now());
+      const row: BudgetRow = { partitionKey: PARTITION, rowKey: this.rowKey, ...state };
+      try {
+        if (etag === undefined) await this.table.createEntity(row);
+        else await this.table.updateEntity(row, 'Replace', { etag });
+        this.lead = this.lead * 0.8 + (this.clock.now() - started) * 0.2;
+        return slot;
+      } catch (error) {
+        // 412: another process moved the row since we read it; 409: another process created it first.
+        const status = statusOf(error);
+        if ((status !== 412 && status !== 409) || conflicts >= this.maxConflicts) throw error;
+      }
+    }
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null && 'statusCode' in error
+    ? Number(error.statusCode)
+    : undefined;
+}
