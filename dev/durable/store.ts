@@ -369,7 +369,16 @@ export class TableStore implements DurableStore {
       const actions: TransactionAction[] = ids
         .slice(i, i + BATCH_OPERATIONS)
         .map((rowKey) => ['delete', { partitionKey, rowKey }]);
-      await this.inbox.submitTransaction(actions);
+      try {
+        await this.inbox.submitTransaction(actions);
+      } catch {
+        // A batch fails as a whole when one row is already gone (a re-delivered message after a restart):
+        // delete one by one and ignore the missing ones.
+        for (const rowKey of ids.slice(i, i + BATCH_OPERATIONS))
+          await this.inbox.deleteEntity(partitionKey, rowKey).catch((error: { statusCode?: number }) => {
+            if (error.statusCode !== 404) throw error;
+          });
+      }
     }
   }
 }
