@@ -7,6 +7,7 @@
  *   await fetch(`${running.url}/api/health`);
  *   await running.stop();
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 
 import { readLocalSettings } from './appFiles';
@@ -29,6 +30,9 @@ export interface DurableBackendOptions {
 
 export interface DurableBackend {
   rpcBaseUrl: string;
+  /** Path the host's HTTP server hands to `handleWebhook` (`/runtime/webhooks/durabletask`), if any. */
+  webhookPath?: string;
+  handleWebhook?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -187,13 +191,18 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
       const durableTask = (host.hostJson.extensions as { durableTask?: { hubName?: unknown } } | undefined)
         ?.durableTask;
       const taskHubName = typeof durableTask?.hubName === 'string' ? durableTask.hubName : 'TestHubName';
-      durable = await start({
+      const backend = await start({
         host,
         storageConnectionString,
         taskHubName,
         hostJson: host.hostJson,
         baseUrl: server.url,
       });
+      durable = backend;
+      // Status/event/terminate URLs of createCheckStatusResponse point at the host's own origin.
+      if (backend.webhookPath && backend.handleWebhook) {
+        server.mount(backend.webhookPath, (req, res) => backend.handleWebhook!(req, res));
+      }
       host.logger({
         level: 'information',
         category: 'host',

@@ -34,10 +34,15 @@ export interface HttpServerOptions {
   isReady(): boolean;
 }
 
+/** Serves requests under a path prefix itself (the Durable backend's webhooks). */
+export type MountedHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
 export interface RunningHttpServer {
   server: Server;
   url: string;
   routes: HttpRoute[];
+  /** Hands every request whose path is `prefix` or under `prefix/` to `handler`, before any function route. */
+  mount(prefix: string, handler: MountedHandler): void;
   close(): Promise<void>;
 }
 
@@ -100,6 +105,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const { host } = options;
   const routes = buildRoutes(host.functions());
   const prefix = options.routePrefix.replace(/^\/+|\/+$/g, '');
+  const mounts: Array<{ prefix: string; handler: MountedHandler }> = [];
   const log = (level: 'information' | 'error', message: string) =>
     host.logger({ level, category: 'host', message });
 
@@ -112,6 +118,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const pathname = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
 
+    const mounted = mounts.find(({ prefix: p }) => pathname === p || pathname.startsWith(`${p}/`));
+    if (mounted) {
+      await mounted.handler(req, res);
+      return;
+    }
     if (pathname === '/' && (method === 'GET' || method === 'HEAD')) {
       sendText(res, 200, 'Your local Functions host is running.');
       return;
@@ -217,6 +228,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     server,
     url,
     routes,
+    mount(mountPrefix, handler) {
+      mounts.push({ prefix: mountPrefix.replace(/\/+$/, ''), handler });
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -27,6 +27,11 @@ describe('local host HTTP triggers', () => {
         host.registerInputProvider('testThing', () => 'thing');
         return Promise.resolve({
           rpcBaseUrl: `${baseUrl}/runtime/webhooks/durabletask`,
+          webhookPath: '/runtime/webhooks/durabletask',
+          handleWebhook: (req, res) => {
+            res.writeHead(200, { 'content-type': 'text/plain' }).end(`webhook ${req.method} ${req.url}`);
+            return Promise.resolve();
+          },
           stop: () => Promise.resolve(),
         });
       },
@@ -41,6 +46,11 @@ describe('local host HTTP triggers', () => {
   it('starts the Durable backend with the hub name and public base URL when the app uses Durable', () => {
     expect(durableCalls).toEqual([{ taskHubName: 'BasicHub', baseUrl: running.url }]);
     expect(running.durableRpcBaseUrl).toBe(`${running.url}/runtime/webhooks/durabletask`);
+  });
+
+  it('hands the Durable webhook paths to the backend before any function route', async () => {
+    const res = await fetch(`${running.url}/runtime/webhooks/durabletask/instances/abc?x=1`);
+    expect(await res.text()).toBe('webhook GET /runtime/webhooks/durabletask/instances/abc?x=1');
   });
 
   it('passes route parameters, query, headers and URL when a GET matches a template', async () => {
