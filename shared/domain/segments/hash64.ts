@@ -37,3 +37,43 @@ export function hash64(text: string, out: Hash64 = { hi: 0, lo: 0 }): Hash64 {
 export function compareHash64(aHi: number, aLo: number, bHi: number, bLo: number): number {
   return aHi !== bHi ? aHi - bHi : aLo - bLo;
 }
+
+/** A 64-bit hash over several strings (each followed by a separator), with no concatenation. */
+export class Hasher64 {
+  private h1 = 0xdeadbeef;
+  private h2 = 0x41c6ce57;
+
+  /** Starts over. */
+  reset(): this {
+    this.h1 = 0xdeadbeef;
+    this.h2 = 0x41c6ce57;
+    return this;
+  }
+
+  /** Mixes in `text` and a separator (U+0001) so ("ab","c") and ("a","bc") differ. */
+  update(text: string): this {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ ch, 2654435761);
+      h2 = Math.imul(h2 ^ ch, 1597334677);
+    }
+    this.h1 = Math.imul(h1 ^ 1, 2654435761);
+    this.h2 = Math.imul(h2 ^ 1, 1597334677);
+    return this;
+  }
+
+  /** Finishes into `out` (same final mix as `hash64`). */
+  digest(out: Hash64): Hash64 {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+    h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+    h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    out.hi = h2 >>> 0;
+    out.lo = h1 >>> 0;
+    return out;
+  }
+}

@@ -6,19 +6,19 @@
  */
 import { LimitExceededError } from '../../errors';
 import {
+  bulkContactJson,
   type Contact,
   emailProblem,
   MAX_FIELD_LENGTH,
   normaliseEmail,
   normaliseName,
   normaliseText,
-  toBulkContact,
   toBulkUnsubscribe,
   utf8Length,
 } from './contact';
 import { HashIndex } from './emailHashSet';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
-import { type Hash64, hash64 } from './hash64';
+import { type Hash64, hash64, Hasher64 } from './hash64';
 import type { RejectedRow, RejectReason } from './rejectedRows';
 import { type PackedSlice, type PackingLimits, RequestPacker } from './requestPacker';
 import type { Snapshot } from './snapshot';
@@ -82,6 +82,7 @@ export class SegmentPipeline {
   private fileIndex = -1;
   private readonly emailHash: Hash64 = { hi: 0, lo: 0 };
   private readonly contentHash: Hash64 = { hi: 0, lo: 0 };
+  private readonly hasher = new Hasher64();
   private readonly counts: PipelineCounts = {
     rows: 0,
     contacts: 0,
@@ -152,11 +153,6 @@ export class SegmentPipeline {
     }
     const tooLong = this.tooLong(contact);
     if (tooLong) return this.hold(line, rawEmail, 'field_too_long', tooLong);
-    const json = JSON.stringify(toBulkContact(contact, this.options.listId));
-    const bytes = utf8Length(json);
-    if (this.packer.tooLarge(bytes)) {
-      return this.hold(line, rawEmail, 'contact_too_large', `${bytes} bytes cannot fit in one bulk request`);
-    }
 
     const entry = this.target.count;
     const first = this.index.setIfAbsent(hi, lo, entry);
@@ -164,13 +160,19 @@ export class SegmentPipeline {
       const where = `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
       return this.reject(line, rawEmail, 'duplicate', `same email as ${where}`);
     }
-    const { hi: chi, lo: clo } = hash64(json, this.contentHash);
+    // The content hash covers everything sent, without building the JSON: most rows of an incremental
+    // run are unchanged and never need it.
+    const h = this.hasher.reset().update(contact.firstName).update(contact.lastName).update(contact.phone);
+    for (const tag of contact.tags) h.update(tag);
+    h.update('\u0002');
+    for (const f of contact.fields) h.update(String(f.id)).update(f.value);
+    const { hi: chi, lo: clo } = h.update(String(this.options.listId)).digest(this.contentHash);
     this.target.add(hi, lo, chi, clo, email);
     this.remember(entry, line);
     this.counts.contacts++;
 
     const previous = this.options.previous;
-    const at = previous.find(hi, lo);
+    const at = previous.count === 0 ? -1 : previous.find(hi, lo);
     let send = this.options.fullResync;
     if (at === -1) {
       this.counts.added++;
@@ -184,6 +186,17 @@ export class SegmentPipeline {
       }
     }
     if (send && !this.capExceeded) {
+      const json = bulkContactJson(contact, this.options.listId);
+      const bytes = utf8Length(json);
+      // Never confirmed, so it stays "to send" in later runs and is rejected again each time: visible, not lost.
+      if (this.packer.tooLarge(bytes)) {
+        return this.reject(
+          line,
+          rawEmail,
+          'contact_too_large',
+          `${bytes} bytes cannot fit in one bulk request`,
+        );
+      }
       this.packer.add(json, bytes);
       this.counts.toUpsert++;
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  bulkContactJson,
   emailProblem,
   normaliseEmail,
   normaliseName,
@@ -72,6 +73,22 @@ describe('toBulkContact', () => {
       fields: [{ id: 3, value: 'v' }],
       subscribe: [{ listid: 7 }],
     });
+  });
+});
+
+describe('bulkContactJson', () => {
+  it('equals JSON.stringify of the bulk contact when every value is present and needs escaping', () => {
+    const contact = {
+      email: 'a"b@example.com',
+      firstName: 'Zoë "Z"',
+      lastName: 'O\\Brien',
+      phone: '+1\n555',
+      tags: ['vip', 'ü'],
+      fields: [{ id: 3, value: '😀' }],
+    };
+    expect(bulkContactJson(contact, 9)).toBe(JSON.stringify(toBulkContact(contact, 9)));
+    const bare = { ...contact, firstName: '', lastName: '', phone: '', tags: [], fields: [] };
+    expect(bulkContactJson(bare, 9)).toBe(JSON.stringify(toBulkContact(bare, 9)));
   });
 });
 

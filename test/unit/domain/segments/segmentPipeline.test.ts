@@ -173,6 +173,12 @@ describe('SegmentPipeline', () => {
     expect(second.target.count).toBe(1);
   });
 
+  it('rejects a contact as contact_too_large when it alone cannot fit in a bulk request', () => {
+    const { contacts, rejected } = run([['a.csv', [['big@example.com', 'B', 'x'.repeat(400_000), '']]]]);
+    expect(contacts).toEqual([]);
+    expect(rejected.map((r) => [r.reason, r.line])).toEqual([['contact_too_large', 2]]);
+  });
+
   it('throws LimitExceededError naming the count, the cap and the setting when there are more profiles than the cap', () => {
     const rows = Array.from({ length: 12 }, (_, i) => [`p${i}@example.com`, '', '', '']);
     expect(() => run([['a.csv', rows]], { profileCap: 10 })).toThrow(LimitExceededError);

@@ -39,6 +39,24 @@ describe('snapshot', () => {
     expect(back.find(1, 2)).toBe(-1);
   });
 
+  it('sorts by the full 64-bit hash when high halves are equal', () => {
+    const b = new SnapshotBuilder();
+    const entries = [
+      [5, 9],
+      [1, 7],
+      [5, 2],
+      [0xffffffff, 0],
+      [5, 0xffffffff],
+      [1, 3],
+    ] as const;
+    entries.forEach(([hi, lo], i) => b.add(hi, lo, i, i, `e${i}@example.com`));
+    const s = b.build();
+    expect(Array.from(s.emailHi)).toEqual([1, 1, 5, 5, 5, 0xffffffff]);
+    expect(Array.from(s.emailLo)).toEqual([3, 7, 2, 9, 0xffffffff, 0]);
+    expect(s.emailAt(2)).toBe('e2@example.com');
+    expect(s.find(5, 0xffffffff)).toBe(4);
+  });
+
   it('rejects bytes that are not a snapshot', () => {
     expect(() => decodeSnapshot(new TextEncoder().encode('PNG not a snapshot'))).toThrow(/bad magic/);
     const good = encodeSnapshot(build([['a@example.com', '1']]));
