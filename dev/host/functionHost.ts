@@ -186,11 +186,12 @@ export async function createFunctionHost(options: CreateFunctionHostOptions): Pr
     },
   };
 
+  const entryPoints = resolveEntryPoints(appDir);
   installCoreModule();
   setActiveRegistrar(registrar);
   const appRequire = Module.createRequire(path.join(appDir, 'package.json'));
   forgetAppModules(appDir, appRequire);
-  for (const file of resolveEntryPoints(appDir)) {
+  for (const file of entryPoints) {
     logger({ level: 'debug', category: 'host', message: `Loading entry point file "${file}"` });
     try {
       appRequire(file);
@@ -222,7 +223,16 @@ export async function createFunctionHost(options: CreateFunctionHostOptions): Pr
     );
   }
   // The worker asks the programming model for its capabilities once at start-up; this locks `app.setup()`.
-  if (model?.getCapabilities) await model.getCapabilities({ ...WORKER_CAPABILITIES });
+  const capabilities = model?.getCapabilities
+    ? await model.getCapabilities({ ...WORKER_CAPABILITIES })
+    : WORKER_CAPABILITIES;
+  if (capabilities.HttpUri) {
+    // The library would now wait for requests on its own proxy server; the local host only speaks RpcHttpData.
+    setActiveRegistrar(undefined);
+    throw new Error(
+      'The app enables HTTP streaming (app.setup({ enableHttpStream: true })), which the local host does not support.',
+    );
+  }
 
   const runHooks = async (
     hookName: string,

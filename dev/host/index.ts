@@ -13,6 +13,8 @@ export {
 } from './functionHost';
 export type { HostLogEntry, HostLogger } from './logger';
 export { createConsoleLogger } from './logger';
+export type { DurableBackend, DurableBackendOptions, RunningHost, StartHostOptions } from './startHost';
+export { startHost } from './startHost';
 export type {
   BindingInfo,
   FunctionHost,

@@ -90,4 +90,14 @@ describe('node dist/dev/host/main.js', () => {
     expect(io.err()).toContain('Function "queueWorker" uses trigger type "queueTrigger"');
     expect(io.out()).not.toContain('HOST READY');
   });
+
+  it('exits non-zero when the app turns on HTTP streaming', async () => {
+    child = spawn(process.execPath, [entry, '--app', path.join(hostFixtures, 'streaming'), '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const io = collect(child);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(io.err()).toContain('enables HTTP streaming');
+  });
 });
