@@ -1,144 +1,223 @@
 /**
- * The Durable backend end to end: a real host process (test/e2e/durable/harness.ts around dev/host and
- * dev/durable) with history in the shared Azurite, killed with SIGKILL in the middle of a fan-out and
- * restarted; and the management API driven through an HTTP function using df.getClient().
+ * The Durable backend end to end, through the real local host process entry
+ * (`node dist/dev/host/main.js --app test/fixtures/durable-app --port 0`, see harness.ts) with its history in
+ * the run-wide Azurite: SIGKILL in the middle of a 500-activity fan-out and restart; a durable timer pending
+ * at the kill; the management API driven through an HTTP function using df.getClient().
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { EventType, type HistoryEvent } from '../../../dev/durable/history';
+import { TableStore } from '../../../dev/durable/store';
 import { azuriteConnectionString } from '../../helpers/azurite';
-
-const appDir = path.resolve(__dirname, '../../fixtures/durable-app');
-const harness = path.resolve(__dirname, 'harness.ts');
-const children: ChildProcess[] = [];
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  rpc: string;
-}
-
-async function startHarness(hub: string): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', harness, appDir], {
-    env: {
-      ...process.env,
-      AzureWebJobsStorage: azuriteConnectionString(),
-      DURABLE_TASK_HUB_NAME: hub,
-      WEBSITE_HOSTNAME: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`harness did not start:\n${output}`)), 30_000);
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /HARNESS READY (\S+) (\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]!, rpc: match[2]! });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`harness exited with ${code}:\n${output}`)));
-  });
-}
-
-async function stopHarness(running: Running, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (running.child.exitCode !== null || running.child.signalCode !== null) return;
-  const exited = once(running.child, 'exit');
-  running.child.kill(signal);
-  await exited;
-}
+import {
+  fileLines,
+  killAllHostProcesses,
+  poll,
+  startHostProcess,
+  startOrchestration,
+  uniqueHub,
+  webhookStatus,
+} from './harness';
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    }
-  }
+  await killAllHostProcesses();
 });
 
-async function poll<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+/** The indexes of `work` activities whose line of the given kind (`start`/`end`) appears in `lines`. */
+function indexes(lines: string[], kind: 'start' | 'end'): number[] {
+  return lines.filter((l) => l.startsWith(`${kind} `)).map((l) => Number(l.split(' ')[1]));
+}
+
+/** The most `work` activities running at once in one process's stretch of the log. */
+function maxConcurrency(lines: string[]): number {
+  let running = 0;
+  let max = 0;
+  for (const line of lines) {
+    if (line.startsWith('start ')) max = Math.max(max, ++running);
+    else if (line.startsWith('end ')) running--;
   }
+  return max;
 }
 
-function lines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
+function countBy(values: number[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return counts;
 }
 
-describe('Durable backend (host process)', () => {
-  it('resumes a fan-out after SIGKILL, re-running only the activities that were in flight', async () => {
-    const hub = `Kill${randomUUID().slice(0, 8)}`;
-    const dir = mkdtempSync(path.join(tmpdir(), 'durable-kill-'));
-    const logFile = path.join(dir, 'work.log');
-    const first = await startHarness(hub);
-    const started = await fetch(`${first.rpc}orchestrators/fanOut/kill`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ count: 200, logFile, delayMs: 20, timerMs: 10 }),
+/**
+ * The `work` results the killed host had made durable: TaskCompleted events in the committed history of
+ * the instance plus those waiting in its inbox (read with the backend's own store, while no host runs).
+ * The fixture's `work` returns `2 * i`, so a result names its index.
+ */
+async function recordedResults(hub: string, instanceId: string): Promise<Set<number>> {
+  const store = new TableStore(azuriteConnectionString(), hub);
+  const instance = await store.readInstance(instanceId);
+  if (!instance) throw new Error(`instance ${instanceId} is not in storage`);
+  const events: HistoryEvent[] = (
+    await store.readHistory(instanceId, instance.executionId, instance.historyLength)
+  ).map((row) => row.event);
+  for (const message of await store.listMessages())
+    if (message.instanceId === instanceId && message.event) events.push(message.event);
+  return new Set(
+    events
+      .filter((e) => e.EventType === EventType.TaskCompleted)
+      .map((e) => (JSON.parse(e.Result as string) as number) / 2),
+  );
+}
+
+describe('Durable backend (host process entry)', () => {
+  it('resumes a 500-activity fan-out after SIGKILL, re-running only activities whose result was not recorded', async () => {
+    const count = 500;
+    const hub = uniqueHub('Kill');
+    const logFile = path.join(mkdtempSync(path.join(tmpdir(), 'durable-kill-')), 'executions.log');
+    const first = await startHostProcess(hub);
+    const instanceId = await startOrchestration(first.url, 'fanOut', {
+      count,
+      logFile,
+      delayMs: 50,
+      timerMs: 10,
     });
-    expect(started.status).toBe(202);
-    await poll(
-      () => Promise.resolve(lines(logFile).filter((l) => l.startsWith('end')).length >= 60 ? true : undefined),
-      30_000,
-      '60 activities',
-    );
-    await stopHarness(first, 'SIGKILL');
-    const firstPid = String(first.child.pid);
-    const beforeKill = lines(logFile);
-    const startedBeforeKill = new Set(
-      beforeKill.filter((l) => l.startsWith('start')).map((l) => l.split(' ')[1]),
-    );
 
-    const second = await startHarness(hub);
+    // Kill once a good share has completed while several are running (host.json: 8 activities at a time).
+    await poll(
+      () => {
+        const lines = fileLines(logFile);
+        const ended = indexes(lines, 'end').length;
+        return ended >= 120 && indexes(lines, 'start').length - ended >= 4 ? true : undefined;
+      },
+      45_000,
+      '120 finished activities with at least 4 in flight',
+      10,
+    );
+    await first.kill();
+    const beforeKill = fileLines(logFile);
+    const startedBefore = new Set(indexes(beforeKill, 'start'));
+    const endedBefore = new Set(indexes(beforeKill, 'end'));
+    const inFlight = [...startedBefore].filter((i) => !endedBefore.has(i));
+    // Writes the killed process had already sent may still be landing in Azurite: read until two reads
+    // 200 ms apart agree.
+    let recorded = await recordedResults(hub, instanceId);
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 200));
+      const again = await recordedResults(hub, instanceId);
+      if (again.size === recorded.size) break;
+      recorded = again;
+    }
+
+    const second = await startHostProcess(hub);
     const done = await poll(
       async () => {
-        const res = await fetch(`${second.rpc}instances/kill`);
-        const body = (await res.json()) as { runtimeStatus: string; output: unknown };
-        return body.runtimeStatus === 'Completed' ? body : undefined;
+        const status = await webhookStatus(second.url, instanceId);
+        if (['Failed', 'Terminated'].includes(status.runtimeStatus))
+          throw new Error(`orchestration ${status.runtimeStatus}: ${JSON.stringify(status.output)}`);
+        return status.runtimeStatus === 'Completed' ? status : undefined;
       },
       60_000,
       'completion after restart',
+      100,
     );
-    expect(done.output).toEqual({ generation: 0, sum: 39_800, retried: 'skipped' });
+    expect(done.output).toEqual({ generation: 0, sum: count * (count - 1), retried: 'skipped' });
 
-    const all = lines(logFile);
-    const starts = all.filter((l) => l.startsWith('start'));
-    const perIndex = new Map<string, number>();
-    for (const line of starts)
-      perIndex.set(line.split(' ')[1]!, (perIndex.get(line.split(' ')[1]!) ?? 0) + 1);
-    expect(perIndex.size).toBe(200);
-    const rerun = [...perIndex].filter(([, n]) => n > 1).map(([i]) => i);
-    // Re-runs are exactly activities that had started in the killed process and whose result was not yet
-    // persisted: at most host.json's maxConcurrentActivityFunctions (8) of them.
-    expect(rerun.length).toBeLessThanOrEqual(8);
-    for (const index of rerun) expect(startedBeforeKill.has(index)).toBe(true);
-    expect([...perIndex.values()].every((n) => n <= 2)).toBe(true);
-    // Most of the work done before the kill was kept.
-    const endedBeforeKill = beforeKill.filter((l) => l.startsWith('end') && l.endsWith(firstPid)).length;
-    expect(starts.length).toBeLessThanOrEqual(200 + 8);
-    expect(endedBeforeKill).toBeGreaterThanOrEqual(60);
-    await stopHarness(second);
-  }, 120_000);
+    const afterKill = fileLines(logFile).slice(beforeKill.length);
+    const startsAfter = countBy(indexes(afterKill, 'start'));
+    const rerun = [...startsAfter.keys()].filter((i) => startedBefore.has(i)).sort((a, b) => a - b);
+    const finishedButUnrecorded = [...endedBefore].filter((i) => !recorded.has(i));
+    const report = {
+      completedBeforeKill: endedBefore.size,
+      recordedBeforeKill: recorded.size,
+      inFlightAtKill: inFlight.length,
+      finishedButUnrecorded: finishedButUnrecorded.length,
+      rerun: rerun.length,
+      maxConcurrentBeforeKill: maxConcurrency(beforeKill),
+      maxConcurrentAfterRestart: maxConcurrency(afterKill),
+      executionsTotal: indexes(fileLines(logFile), 'start').length,
+    };
+    console.log(`durable kill test: ${JSON.stringify(report)}`);
+
+    expect(endedBefore.size).toBeGreaterThanOrEqual(120);
+    expect(inFlight.length).toBeGreaterThanOrEqual(4);
+    // host.json maxConcurrentActivityFunctions = 8, in both processes.
+    expect(report.maxConcurrentBeforeKill).toBeLessThanOrEqual(8);
+    expect(report.maxConcurrentAfterRestart).toBeLessThanOrEqual(8);
+    // A result can only be recorded for an activity that finished.
+    for (const i of recorded) expect(endedBefore.has(i)).toBe(true);
+    // Every index ran and finished.
+    const allEnded = new Set(indexes(fileLines(logFile), 'end'));
+    expect(allEnded.size).toBe(count);
+    for (let i = 0; i < count; i++) expect(allEnded.has(i), `activity ${i} finished`).toBe(true);
+    // Nothing whose result was recorded ran again; everything started but unrecorded ran again (at least
+    // once, as in Azure); the restarted host ran each activity at most once.
+    expect(rerun).toEqual([...startedBefore].filter((i) => !recorded.has(i)).sort((a, b) => a - b));
+    for (const i of inFlight) expect(startsAfter.has(i), `in-flight activity ${i} re-ran`).toBe(true);
+    expect([...startsAfter.values()].every((n) => n === 1)).toBe(true);
+    for (let i = 0; i < count; i++)
+      if (!startedBefore.has(i)) expect(startsAfter.get(i), `activity ${i} ran after restart`).toBe(1);
+    // Re-runs are bounded by what can be in flight (8 at a time) plus results lost in the same instant.
+    expect(rerun.length).toBeLessThanOrEqual(inFlight.length + finishedButUnrecorded.length);
+    await second.stop();
+  }, 80_000);
+
+  it('fires a durable timer that was pending at SIGKILL after the restart, not before it was due', async () => {
+    const hub = uniqueHub('Timer');
+    const first = await startHostProcess(hub);
+    const instanceId = await startOrchestration(first.url, 'sleeper', { seconds: 8 });
+    const waiting = await poll(
+      async () => {
+        const status = await webhookStatus(first.url, instanceId);
+        return (status.customStatus as { fireAt?: string } | null)?.fireAt ? status : undefined;
+      },
+      15_000,
+      'timer created',
+    );
+    const fireAt = Date.parse((waiting.customStatus as { fireAt: string }).fireAt);
+    await first.kill();
+    const killedAt = Date.now();
+    expect(killedAt).toBeLessThan(fireAt);
+
+    const second = await startHostProcess(hub);
+    const restartedAt = Date.now();
+    console.log(
+      `durable timer test: killed ${fireAt - killedAt} ms before due, restarted in ${restartedAt - killedAt} ms`,
+    );
+    // Otherwise the timer would simply be overdue and "not early" would prove nothing.
+    expect(restartedAt, 'restart finished before the timer was due').toBeLessThan(fireAt);
+    expect((await webhookStatus(second.url, instanceId)).runtimeStatus).toBe('Running');
+    const done = await poll(
+      async () => {
+        const status = await webhookStatus(second.url, instanceId);
+        return status.runtimeStatus === 'Completed' ? status : undefined;
+      },
+      20_000,
+      'completion after the timer',
+      50,
+    );
+    const seenAt = Date.now();
+    console.log(
+      `durable timer test: code after the timer ran ${Date.parse((done.output as { ranAt: string }).ranAt) - fireAt} ms after due`,
+    );
+    const output = done.output as { fireAt: string; ranAt: string };
+    expect(Date.parse(output.fireAt)).toBe(fireAt);
+    // The code after the timer ran at or after the due time, and not long after it.
+    expect(Date.parse(output.ranAt)).toBeGreaterThanOrEqual(fireAt);
+    expect(Date.parse(done.lastUpdatedTime)).toBeGreaterThanOrEqual(Math.floor(fireAt / 1000) * 1000);
+    expect(seenAt).toBeGreaterThanOrEqual(fireAt);
+    expect(Date.parse(output.ranAt) - fireAt).toBeLessThan(5_000);
+    await second.stop();
+  }, 45_000);
+
+  it('fails with "run npm run build first" when the built process entry is missing', async () => {
+    await expect(
+      startHostProcess(uniqueHub('Nobuild'), { entry: path.join(tmpdir(), 'no-such-dist', 'main.js') }),
+    ).rejects.toThrow(/is missing: run npm run build first/);
+  });
 
   it('serves the management API to df.getClient() and createCheckStatusResponse links', async () => {
-    const running = await startHarness(`Api${randomUUID().slice(0, 8)}`);
+    const running = await startHostProcess(uniqueHub('Api'));
     const manage = async (op: Record<string, unknown>) => {
       const res = await fetch(`${running.url}/api/manage`, { method: 'POST', body: JSON.stringify(op) });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -185,7 +264,7 @@ describe('Durable backend (host process)', () => {
     const viaClient = await manage({ op: 'getStatus', instanceId: links.id });
     expect(viaClient.body).toMatchObject({ runtimeStatus: 'Completed', output: { got: { n: 7 } } });
 
-    // Terminate a second instance through the client and the sendEvent/terminate links work too.
+    // The raiseEvent link of createCheckStatusResponse works on the host origin too.
     const second = (await (
       await fetch(`${running.url}/api/orchestrators/waiter`, { method: 'POST', body: 'null' })
     ).json()) as Record<string, string>;
@@ -197,6 +276,14 @@ describe('Durable backend (host process)', () => {
       20_000,
       'running',
     );
+    const viaLink = await fetch(second.sendEventPostUri!.replace('{eventName}', 'nothing'), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(1),
+    });
+    expect(viaLink.status).toBe(202);
+
+    // Terminate through the client.
     expect((await manage({ op: 'terminate', instanceId: second.id, reason: 'enough' })).status).toBe(200);
     await poll(
       async () =>
@@ -227,9 +314,11 @@ describe('Durable backend (host process)', () => {
 
     // createHttpManagementPayload links point at the host, not at localhost:7071.
     const payload = (await manage({ op: 'payload', instanceId: 'abc' })).body;
-    expect(payload.statusQueryGetUri).toBe(
-      `${running.url}/runtime/webhooks/durabletask/instances/abc?taskHub=${(payload.statusQueryGetUri as string).split('taskHub=')[1]!.split('&')[0]}&connection=Storage`,
+    expect(String(payload.statusQueryGetUri)).toMatch(
+      new RegExp(
+        `^${running.url.replace(/[.]/g, '\\.')}/runtime/webhooks/durabletask/instances/abc\\?taskHub=\\w+&connection=Storage`,
+      ),
     );
-    await stopHarness(running);
-  }, 90_000);
+    await running.stop();
+  }, 60_000);
 });
