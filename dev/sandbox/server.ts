@@ -14,6 +14,8 @@
  *   `failureReasons` counts from `failureReasonIndexBase` (0 by default).
  * - An opted-out contact (status 2 on a list the import subscribes to) is skipped and listed under `failure`.
  * - The success flag alternates between `success` and `Success` (the docs spell it both ways).
+ * - Faults: random per request (seeded) or scripted for the next requests (`state.scripted`, or
+ *   `POST /__sandbox/faults {"script":[...]}`), so a test can say exactly which request fails and how.
  * - Batches: `status:false` for 1 s after the POST, `waiting` until 1.5 s, `active` for 10 ms per contact,
  *   then `completed` (or an injected `failed` / `interrupted`, which apply none / half of the contacts).
  */

@@ -12,6 +12,7 @@ import {
   type BudgetState,
   DEFAULT_RATE_LIMITS,
   EMPTY_BUDGET_STATE,
+  intervalsOf,
   pauseState,
   type RateBudget,
   type RateLimits,
@@ -56,10 +57,22 @@ export class TableRateBudget implements RateBudget {
     this.maxConflicts = options.maxConflicts ?? 100;
   }
 
-  /** Reserves a slot in the shared row, then sleeps until it. */
+  /**
+   * Reserves a slot in the shared row, then sleeps until it. A slot already missed by more than the safety
+   * margin when the storage round trip returns is abandoned and a new one reserved: sending late would put
+   * this request right before the next holder's, a burst ActiveCampaign would count.
+   */
   async acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void> {
-    const slot = await this.update((state, now) => reserveSlot(state, kind, now + this.lead, this.limits));
-    await sleepUntil(this.clock, slot, signal);
+    const tolerance = intervalsOf(this.limits).request * (1 - this.limits.requestSafety);
+    for (let tries = 0; ; tries++) {
+      const slot = await this.update((state, now) =>
+        reserveSlot(state, kind, now + 2 * this.lead, this.limits),
+      );
+      if (this.clock.now() - slot <= tolerance || tries >= 10) {
+        await sleepUntil(this.clock, slot, signal);
+        return;
+      }
+    }
   }
 
   /** Pushes the shared next-free slot of `scope` to at least `until`. */

@@ -46,9 +46,12 @@ export function maxInWindow(times: readonly number[], span: number): number {
   return max;
 }
 
-/** Arrival times of requests the sandbox counted against the 5 rps window. */
+/** Arrival times of every authenticated API request, refused ones included (what the client attempted). */
 export function rpsTimes(log: readonly LoggedRequest[]): number[] {
-  return log.filter((r) => r.rateCounted).map((r) => r.at);
+  return log
+    .filter((r) => r.account !== undefined)
+    .map((r) => r.at)
+    .sort((a, b) => a - b);
 }
 
 /** Arrival times of multi-contact bulk imports the sandbox counted against the per-minute window. */
