@@ -209,10 +209,12 @@ class SliceUploader {
   }
 
   private start(slice: PackedSlice): void {
-    const body = Buffer.from(slice.json, 'utf8');
+    // The packer's bytes as they are (no copy, no re-encoding); one Put Blob per slice.
+    const { bytes } = slice;
+    const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const upload = this.container
       .getBlockBlobClient(sliceBlobName(this.folder, slice.number))
-      .uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/json' } })
+      .upload(body, body.length, { blobHTTPHeaders: { blobContentType: 'application/json' } })
       .then(
         () => undefined,
         (error: unknown) => {

@@ -57,14 +57,20 @@ export async function advanceExportSnapshot(
   input: { exportId: string; runId: string; confirmedEmails: Iterable<string> },
 ): Promise<{ contacts: number }> {
   const folder = runFolder(input.exportId, input.runId);
-  const target = await readSnapshot(workContainer, targetSnapshotBlobName(folder));
+  const [target, previousOrNone] = await Promise.all([
+    readSnapshot(workContainer, targetSnapshotBlobName(folder)),
+    readSnapshot(workContainer, snapshotBlobName(input.exportId)),
+  ]);
   if (!target) {
     throw new AppError(`Run ${input.runId} of export ${input.exportId} has no target snapshot`, {
       code: 'snapshot_missing',
     });
   }
-  const previous = (await readSnapshot(workContainer, snapshotBlobName(input.exportId))) ?? Snapshot.empty();
-  const confirmed = new HashIndex(1024);
+  const previous = previousOrNone ?? Snapshot.empty();
+  // At most the target's contacts plus the unsubscribes are confirmed: size for them, never rehash.
+  const confirmed = new HashIndex(
+    Array.isArray(input.confirmedEmails) ? input.confirmedEmails.length : target.count,
+  );
   const h = { hi: 0, lo: 0 };
   for (const email of input.confirmedEmails) {
     hash64(normaliseEmail(email), h);

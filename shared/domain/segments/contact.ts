@@ -113,6 +113,50 @@ export function bulkContactJson(contact: Contact, listId: number): string {
   return `${json},"subscribe":[{"listid":${listId}}]}`;
 }
 
+/** Where `writeBulkContact` writes: literal pieces, and strings it must escape as JSON. */
+export interface JsonWriter {
+  /** A piece of JSON that is ASCII and needs no escaping. */
+  ascii(text: string): void;
+  /** A string value, written as `JSON.stringify(value)`. */
+  string(value: string): void;
+}
+
+/** Writes exactly `bulkContactJson(contact, listId)` piece by piece (no intermediate string per contact). */
+export function writeBulkContact(contact: Contact, listId: number, out: JsonWriter): void {
+  out.ascii('{"email":');
+  out.string(contact.email);
+  if (contact.firstName) {
+    out.ascii(',"first_name":');
+    out.string(contact.firstName);
+  }
+  if (contact.lastName) {
+    out.ascii(',"last_name":');
+    out.string(contact.lastName);
+  }
+  if (contact.phone) {
+    out.ascii(',"phone":');
+    out.string(contact.phone);
+  }
+  if (contact.tags.length) {
+    out.ascii(',"tags":[');
+    contact.tags.forEach((tag, i) => {
+      if (i) out.ascii(',');
+      out.string(tag);
+    });
+    out.ascii(']');
+  }
+  if (contact.fields.length) {
+    out.ascii(',"fields":[');
+    contact.fields.forEach((f, i) => {
+      out.ascii(`${i ? ',' : ''}{"id":${f.id},"value":`);
+      out.string(f.value);
+      out.ascii('}');
+    });
+    out.ascii(']');
+  }
+  out.ascii(`,"subscribe":[{"listid":${listId}}]}`);
+}
+
 /** The bulk_import entry that unsubscribes `email` from the list (mirror mode); carries only the email. */
 export function toBulkUnsubscribe(email: string, listId: number): Record<string, unknown> {
   return { email, unsubscribe: [{ listid: listId }] };

@@ -6,8 +6,6 @@
  * is exact: the body is assembled from the very strings we measure, so `JSON.stringify(JSON.parse(body))`
  * (what the pusher sends) has the same bytes.
  */
-import { utf8Length } from './contact';
-
 /** Limits for packing; defaults are ActiveCampaign's. */
 export interface PackingLimits {
   /** Contacts per request (ActiveCampaign: at most 250). */
@@ -28,23 +26,41 @@ export const DEFAULT_PACKING_LIMITS: PackingLimits = {
   excludeAutomations: true,
 };
 
-/** One completed slice: its 1-based number, the JSON text to store, and what it holds. */
+/** One completed slice: its 1-based number, its UTF-8 JSON bytes (what is stored), and what it holds. */
 export interface PackedSlice {
   number: number;
-  json: string;
+  /** The slice file's bytes: contacts are encoded once and copied, never re-serialised. */
+  bytes: Uint8Array;
+  /** The same JSON as text (decoded on demand; the hot path uploads `bytes`). */
+  readonly json: string;
   requests: number;
   contacts: number;
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const BODY_HEAD = '{"contacts":[';
+const COMMA = 0x2c;
 
-/** Accumulates contacts; calls `onSlice` each time a slice is full (and once more on `flush`). */
+/**
+ * Accumulates contacts; calls `onSlice` each time a slice is full (and once more on `flush`).
+ * Each contact is UTF-8-encoded exactly once, straight into the open request's byte buffer: the encoder's
+ * byte count is the size check, and the buffer is the body (no string joins, no second encoding pass).
+ */
 export class RequestPacker {
-  private readonly bodyTail: string;
+  private readonly bodyHead: Uint8Array;
+  private readonly bodyTail: Uint8Array;
   private readonly emptyBodyBytes: number;
-  private current: string[] = [];
-  private currentBytes = 0;
-  private requests: string[] = [];
+  /** The open request's body between `[` and `]`: contacts separated by commas. */
+  private body: Uint8Array;
+  private bodyBytes = 0;
+  private bodyContacts = 0;
+  /** Where the contact being written starts and where writing is. */
+  private start = 0;
+  private pos = 0;
+  /** The open slice's closed requests, as complete JSON objects. */
+  private requests: Uint8Array[] = [];
+  private requestsBytes = 0;
   private sliceContacts = 0;
   private sliceNumber = 0;
   private requestTotal = 0;
@@ -54,16 +70,18 @@ export class RequestPacker {
     private readonly limits: PackingLimits,
     private readonly onSlice: (slice: PackedSlice) => void,
   ) {
-    this.bodyTail = `],"exclude_automations":${limits.excludeAutomations}}`;
-    this.emptyBodyBytes = utf8Length(BODY_HEAD) + utf8Length(this.bodyTail);
+    this.bodyHead = encoder.encode(BODY_HEAD);
+    this.bodyTail = encoder.encode(`],"exclude_automations":${limits.excludeAutomations}}`);
+    this.emptyBodyBytes = this.bodyHead.length + this.bodyTail.length;
+    this.body = new Uint8Array(64 * 1024);
   }
 
   /** Total requests and contacts packed so far (including unflushed ones). */
   get totals(): { requests: number; contacts: number; slices: number } {
     return {
-      requests: this.requestTotal + (this.current.length ? 1 : 0),
+      requests: this.requestTotal + (this.bodyContacts ? 1 : 0),
       contacts: this.contactTotal,
-      slices: this.sliceNumber + (this.requests.length || this.current.length ? 1 : 0),
+      slices: this.sliceNumber + (this.requests.length || this.bodyContacts ? 1 : 0),
     };
   }
 
@@ -75,46 +93,155 @@ export class RequestPacker {
   /** Adds one serialised contact of `bytes` UTF-8 bytes (check `tooLarge` first). */
   add(contactJson: string, bytes: number): void {
     if (this.tooLarge(bytes)) throw new Error(`contact of ${bytes} bytes cannot fit in a bulk request`);
-    const separator = this.current.length ? 1 : 0;
-    if (
-      this.current.length === this.limits.maxContactsPerRequest ||
-      this.emptyBodyBytes + this.currentBytes + separator + bytes > this.limits.maxBodyBytes
-    ) {
-      this.closeRequest();
+    const added = this.tryAdd(contactJson);
+    if (added !== bytes) throw new Error(`contact is ${added} UTF-8 bytes, not ${bytes}`);
+  }
+
+  /**
+   * Adds one serialised contact unless it could never fit in a body (`tooLarge`); returns its exact UTF-8
+   * size either way, so the caller learns the size from the one encoding pass.
+   */
+  tryAdd(contactJson: string): number {
+    this.beginContact();
+    this.encoded(contactJson);
+    return this.endContact();
+  }
+
+  /** Starts writing one contact's JSON in place (then `ascii`/`string` pieces, then `endContact`). */
+  beginContact(): void {
+    this.start = this.bodyContacts ? this.bodyBytes + 1 : 0;
+    this.pos = this.start;
+  }
+
+  /** Writes `text`, which the caller guarantees is ASCII with nothing to escape (a JSON literal piece). */
+  ascii(text: string): void {
+    const n = text.length;
+    if (this.pos + n > this.body.length) this.growBody(this.pos + n);
+    const body = this.body;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) body[p++] = text.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** Writes `value` as a JSON string literal (exactly `JSON.stringify(value)`, UTF-8). */
+  string(value: string): void {
+    const n = value.length;
+    if (this.pos + n + 2 > this.body.length) this.growBody(this.pos + n + 2);
+    const body = this.body;
+    const from = this.pos;
+    let p = from;
+    body[p++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      // Printable ASCII other than `"` and `\` is its own JSON and UTF-8; anything else takes the general path.
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+        this.pos = from;
+        this.encoded(JSON.stringify(value));
+        return;
+      }
+      body[p++] = c;
     }
-    this.currentBytes += (this.current.length ? 1 : 0) + bytes;
-    this.current.push(contactJson);
+    body[p++] = 0x22;
+    this.pos = p;
+  }
+
+  /** Finishes the contact begun by `beginContact`: packs it unless `tooLarge`; returns its UTF-8 size. */
+  endContact(): number {
+    const at = this.start;
+    const bytes = this.pos - at;
+    if (this.tooLarge(bytes)) return bytes;
+    if (
+      this.bodyContacts === this.limits.maxContactsPerRequest ||
+      this.emptyBodyBytes + this.bodyBytes + (this.bodyContacts ? 1 : 0) + bytes > this.limits.maxBodyBytes
+    ) {
+      // Does not fit the open request: close it without this contact, then move the contact to the front.
+      const encoded = this.body.slice(at, at + bytes);
+      this.closeRequest();
+      this.body.set(encoded, 0);
+      this.bodyBytes = bytes;
+    } else {
+      if (at) this.body[at - 1] = COMMA;
+      this.bodyBytes = at + bytes;
+    }
+    this.bodyContacts++;
     this.contactTotal++;
+    return bytes;
+  }
+
+  /** Writes any text as UTF-8 (UTF-8 needs at most 3 bytes per UTF-16 code unit). */
+  private encoded(text: string): void {
+    const room = this.pos + text.length * 3;
+    if (room > this.body.length) this.growBody(room);
+    this.pos += encoder.encodeInto(text, this.body.subarray(this.pos)).written;
   }
 
   /** Closes the open request and slice. */
   flush(): void {
-    if (this.current.length) this.closeRequest();
+    if (this.bodyContacts) this.closeRequest();
     if (this.requests.length) this.closeSlice();
   }
 
+  private growBody(needed: number): void {
+    let size = this.body.length * 2;
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.body.subarray(0, this.pos));
+    this.body = grown;
+  }
+
   private closeRequest(): void {
-    const bytes = this.emptyBodyBytes + this.currentBytes;
-    const body = BODY_HEAD + this.current.join(',') + this.bodyTail;
-    this.requests.push(`{"contactCount":${this.current.length},"bytes":${bytes},"body":${body}}`);
-    this.sliceContacts += this.current.length;
+    const bytes = this.emptyBodyBytes + this.bodyBytes;
+    const head = encoder.encode(`{"contactCount":${this.bodyContacts},"bytes":${bytes},"body":`);
+    const request = new Uint8Array(head.length + bytes + 1);
+    let p = 0;
+    request.set(head, p);
+    p += head.length;
+    request.set(this.bodyHead, p);
+    p += this.bodyHead.length;
+    request.set(this.body.subarray(0, this.bodyBytes), p);
+    p += this.bodyBytes;
+    request.set(this.bodyTail, p);
+    p += this.bodyTail.length;
+    request[p] = 0x7d; // }
+    this.requests.push(request);
+    this.requestsBytes += request.length;
+    this.sliceContacts += this.bodyContacts;
     this.requestTotal++;
-    this.current = [];
-    this.currentBytes = 0;
+    this.bodyBytes = 0;
+    this.bodyContacts = 0;
     if (this.requests.length === this.limits.requestsPerSlice) this.closeSlice();
   }
 
   private closeSlice(): void {
     this.sliceNumber++;
-    const json = `{"version":1,"slice":${this.sliceNumber},"requests":[${this.requests.join(',')}]}`;
-    const slice = {
-      number: this.sliceNumber,
-      json,
-      requests: this.requests.length,
-      contacts: this.sliceContacts,
-    };
+    const head = encoder.encode(`{"version":1,"slice":${this.sliceNumber},"requests":[`);
+    const bytes = new Uint8Array(head.length + this.requestsBytes + (this.requests.length - 1) + 2);
+    bytes.set(head, 0);
+    let p = head.length;
+    this.requests.forEach((request, i) => {
+      if (i) bytes[p++] = COMMA;
+      bytes.set(request, p);
+      p += request.length;
+    });
+    bytes[p++] = 0x5d; // ]
+    bytes[p] = 0x7d; // }
+    const slice = new EncodedSlice(this.sliceNumber, bytes, this.requests.length, this.sliceContacts);
     this.requests = [];
+    this.requestsBytes = 0;
     this.sliceContacts = 0;
     this.onSlice(slice);
+  }
+}
+
+class EncodedSlice implements PackedSlice {
+  constructor(
+    readonly number: number,
+    readonly bytes: Uint8Array,
+    readonly requests: number,
+    readonly contacts: number,
+  ) {}
+
+  get json(): string {
+    return decoder.decode(this.bytes);
   }
 }

@@ -6,7 +6,6 @@
  */
 import { LimitExceededError } from '../../errors';
 import {
-  bulkContactJson,
   type Contact,
   emailProblem,
   MAX_FIELD_LENGTH,
@@ -14,7 +13,7 @@ import {
   normaliseName,
   normaliseText,
   toBulkUnsubscribe,
-  utf8Length,
+  writeBulkContact,
 } from './contact';
 import { HashIndex } from './emailHashSet';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
@@ -69,9 +68,9 @@ export interface PipelineCounts {
 
 /** Runs map → normalise → validate → dedupe → diff → pack over a stream of records. */
 export class SegmentPipeline {
-  private readonly index = new HashIndex(1 << 16);
+  private readonly index: HashIndex;
   private readonly held = new HashIndex(1024);
-  private readonly target = new SnapshotBuilder();
+  private readonly target: SnapshotBuilder;
   private readonly seen: Uint8Array;
   private readonly packer: RequestPacker;
   private readonly files: string[] = [];
@@ -103,6 +102,12 @@ export class SegmentPipeline {
     private readonly sink: PipelineSink,
   ) {
     this.seen = new Uint8Array(options.previous.count);
+    // Sized for last run's contacts up front: growing a 1M-key table rehashes everything several times.
+    this.target = new SnapshotBuilder(
+      options.previous.count,
+      options.previous.emailOffsets[options.previous.count],
+    );
+    this.index = new HashIndex(Math.max(1 << 16, options.previous.count + (options.previous.count >>> 4)));
     this.packer = new RequestPacker(options.packing, (slice) => sink.slice(slice));
   }
 
@@ -186,8 +191,10 @@ export class SegmentPipeline {
       }
     }
     if (send && !this.capExceeded) {
-      const json = bulkContactJson(contact, this.options.listId);
-      const bytes = utf8Length(json);
+      // Encoded once, straight into the request body; the encoder's byte count is the size check.
+      this.packer.beginContact();
+      writeBulkContact(contact, this.options.listId, this.packer);
+      const bytes = this.packer.endContact();
       // Never confirmed, so it stays "to send" in later runs and is rejected again each time: visible, not lost.
       if (this.packer.tooLarge(bytes)) {
         return this.reject(
@@ -197,7 +204,6 @@ export class SegmentPipeline {
           `${bytes} bytes cannot fit in one bulk request`,
         );
       }
-      this.packer.add(json, bytes);
       this.counts.toUpsert++;
     }
   }
@@ -220,8 +226,7 @@ export class SegmentPipeline {
       this.counts.removed++;
       if (membership === 'mirror') {
         if (this.capExceeded) continue;
-        const json = JSON.stringify(toBulkUnsubscribe(previous.emailAt(i), listId));
-        this.packer.add(json, utf8Length(json));
+        this.packer.tryAdd(JSON.stringify(toBulkUnsubscribe(previous.emailAt(i), listId)));
         this.counts.toUnsubscribe++;
       } else {
         // Add mode never removes, so the contact stays in the list and in the snapshot.

@@ -31,21 +31,41 @@ export class Snapshot {
     return new Snapshot(0, none, none, none, none, new Uint32Array(1), new Uint8Array(0));
   }
 
-  /** Index of the contact with this email hash, or -1 (binary search). */
+  /**
+   * Index of the contact with this email hash, or -1. Hashes are uniform and sorted, so a table of where
+   * each value of the top bits starts leaves about one entry to scan: O(1) instead of a 20-step binary
+   * search with a cache miss per step (this runs once per row).
+   */
   find(hi: number, lo: number): number {
-    let low = 0;
-    let high = this.count - 1;
+    const starts = this.starts ?? this.buildStarts();
+    const bucket = hi >>> this.shift;
     const his = this.emailHi;
     const los = this.emailLo;
-    while (low <= high) {
-      const mid = (low + high) >>> 1;
-      const h = his[mid]!;
-      const l = los[mid]!;
-      if (h === hi && l === lo) return mid;
-      if (h < hi || (h === hi && l < lo)) low = mid + 1;
-      else high = mid - 1;
+    const end = starts[bucket + 1]!;
+    for (let i = starts[bucket]!; i < end; i++) {
+      const h = his[i]!;
+      if (h === hi && los[i] === lo) return i;
+      if (h > hi) return -1;
     }
     return -1;
+  }
+
+  private starts: Uint32Array | undefined;
+  private shift = 32;
+
+  private buildStarts(): Uint32Array {
+    let bits = 1;
+    while (bits < 24 && 1 << bits < this.count) bits++;
+    const shift = 32 - bits;
+    const starts = new Uint32Array((1 << bits) + 1);
+    let i = 0;
+    for (let b = 0; b <= 1 << bits; b++) {
+      while (i < this.count && this.emailHi[i]! >>> shift < b) i++;
+      starts[b] = i;
+    }
+    this.shift = shift;
+    this.starts = starts;
+    return starts;
   }
 
   /** The email of entry `i`. */
@@ -105,12 +125,25 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
 /** Collects entries in any order (unique email hashes) and builds a sorted `Snapshot`. */
 export class SnapshotBuilder {
   private n = 0;
-  private emailHi = new Uint32Array(1024);
-  private emailLo = new Uint32Array(1024);
-  private contentHi = new Uint32Array(1024);
-  private contentLo = new Uint32Array(1024);
-  private offsets = new Uint32Array(1025);
-  private bytes = new Uint8Array(32 * 1024);
+  private emailHi: Uint32Array;
+  private emailLo: Uint32Array;
+  private contentHi: Uint32Array;
+  private contentLo: Uint32Array;
+  private offsets: Uint32Array;
+  private bytes: Uint8Array;
+  /** True while every entry was added in increasing hash order (then `build` needs no sort). */
+  private inOrder = true;
+
+  /** `expected`: entries likely to be added (a hint: growing 1M entries by doubling copies them ~10 times). */
+  constructor(expected = 1024, expectedEmailBytes = expected * 32) {
+    const size = Math.max(1024, expected);
+    this.emailHi = new Uint32Array(size);
+    this.emailLo = new Uint32Array(size);
+    this.contentHi = new Uint32Array(size);
+    this.contentLo = new Uint32Array(size);
+    this.offsets = new Uint32Array(size + 1);
+    this.bytes = new Uint8Array(Math.max(32 * 1024, expectedEmailBytes));
+  }
 
   /** Entries added so far. */
   get count(): number {
@@ -145,6 +178,18 @@ export class SnapshotBuilder {
   /** Sorts by email hash and returns the snapshot. */
   build(): Snapshot {
     const n = this.n;
+    if (this.inOrder) {
+      // Added in hash order (e.g. by `advanceSnapshot`'s merge): nothing to sort, copy the arrays as they are.
+      return new Snapshot(
+        n,
+        this.emailHi.slice(0, n),
+        this.emailLo.slice(0, n),
+        this.contentHi.slice(0, n),
+        this.contentLo.slice(0, n),
+        this.offsets.slice(0, n + 1),
+        this.bytes.slice(0, this.offsets[n]),
+      );
+    }
     const order = sortedOrder(this.emailHi, this.emailLo, n);
     const { emailHi, emailLo, bytes: source, offsets } = this;
     const out = {
@@ -172,6 +217,10 @@ export class SnapshotBuilder {
 
   private push(eh: number, el: number, ch: number, cl: number, end: number): number {
     const i = this.n++;
+    if (i > 0 && this.inOrder) {
+      const ph = this.emailHi[i - 1]!;
+      if (ph > eh || (ph === eh && this.emailLo[i - 1]! >= el)) this.inOrder = false;
+    }
     this.emailHi[i] = eh;
     this.emailLo[i] = el;
     this.contentHi[i] = ch;
@@ -238,7 +287,11 @@ export function advanceSnapshot(
   target: Snapshot,
   isConfirmed: (emailHi: number, emailLo: number) => boolean,
 ): Snapshot {
-  const builder = new SnapshotBuilder();
+  // A merge of two sorted lists: entries arrive in hash order, so `build` skips the sort.
+  const builder = new SnapshotBuilder(
+    Math.max(previous.count, target.count),
+    Math.max(previous.emailOffsets[previous.count]!, target.emailOffsets[target.count]!),
+  );
   let i = 0;
   let j = 0;
   while (i < previous.count || j < target.count) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { bulkContactJson, type Contact, writeBulkContact } from '../../../../shared/domain/segments/contact';
 import {
   DEFAULT_PACKING_LIMITS,
   type PackedSlice,
@@ -61,5 +62,37 @@ describe('RequestPacker', () => {
     const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, () => undefined);
     expect(packer.tooLarge(399_999)).toBe(true);
     expect(packer.tooLarge(1_000)).toBe(false);
+  });
+
+  it('writes a contact piece by piece to the bytes of bulkContactJson when values need escaping or are not ASCII', () => {
+    const contacts: Contact[] = [
+      { email: 'a@example.com', firstName: 'Ann', lastName: '', phone: '', tags: [], fields: [] },
+      {
+        email: 'a"b@example.com',
+        firstName: 'Zoë "Z"',
+        lastName: 'O\\Brien',
+        phone: '+1\n555\u007f',
+        tags: ['vip', 'ü', '\ud800'],
+        fields: [
+          { id: 3, value: '😀' },
+          { id: 4, value: 'x'.repeat(70_000) },
+        ],
+      },
+    ];
+    const slices: PackedSlice[] = [];
+    const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, (s) => slices.push(s));
+    const sizes = contacts.map((c) => {
+      packer.beginContact();
+      writeBulkContact(c, 7, packer);
+      return packer.endContact();
+    });
+    packer.flush();
+    const expected = contacts.map((c) => bulkContactJson(c, 7));
+    expect(sizes).toEqual(expected.map((j) => Buffer.byteLength(j)));
+    const body = `{"contacts":[${expected.join(',')}],"exclude_automations":true}`;
+    expect(slices[0]!.json).toBe(
+      `{"version":1,"slice":1,"requests":[{"contactCount":2,"bytes":${Buffer.byteLength(body)},"body":${body}}]}`,
+    );
+    expect(Buffer.from(slices[0]!.bytes).toString('utf8')).toBe(slices[0]!.json);
   });
 });
