@@ -650,20 +650,24 @@ export class DurableEngine {
       );
       return;
     }
+    // An oversized final payload fails the execution without an OrchestratorCompleted of its own.
+    const failOnPayload = (error: unknown) => {
+      const details = errorDetails(error);
+      return this.finish(
+        rt,
+        'Failed',
+        JSON.stringify(details.ErrorMessage),
+        consumed,
+        [...allNew.map((r) => r.event), events.executionCompleted(now, 'Failed', undefined, details)],
+        details,
+      );
+    };
     if (state.isDone && decisions?.continueAsNew) {
       const inputJson = jsonText(decisions.continueAsNew.input);
       try {
         this.checkPayload(instanceId, 'the continue-as-new input', inputJson);
       } catch (error) {
-        const details = errorDetails(error);
-        await this.finish(
-          rt,
-          'Failed',
-          JSON.stringify(details.ErrorMessage),
-          consumed,
-          [...allNew.map((r) => r.event), events.executionCompleted(now, 'Failed', undefined, details)],
-          details,
-        );
+        await failOnPayload(error);
         return;
       }
       await this.continueAsNew(rt, inputJson, consumed);
@@ -674,15 +678,7 @@ export class DurableEngine {
       try {
         this.checkPayload(instanceId, 'the orchestration output', outputJson);
       } catch (error) {
-        const details = errorDetails(error);
-        await this.finish(
-          rt,
-          'Failed',
-          JSON.stringify(details.ErrorMessage),
-          consumed,
-          [...allNew.map((r) => r.event), events.executionCompleted(now, 'Failed', undefined, details)],
-          details,
-        );
+        await failOnPayload(error);
         return;
       }
       await this.finish(rt, 'Completed', outputJson, consumed, [

@@ -8,10 +8,13 @@
  *   // the host's HTTP server forwards `/runtime/webhooks/durabletask/*` to backend.handleWebhook(req, res)
  *   await backend.stop();
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { FunctionHost } from '../host/types';
+import type {
+  DurableBackend as HostDurableBackend,
+  DurableBackendOptions as HostDurableBackendOptions,
+} from '../host/types';
 import { DurableEngine } from './engine';
 import { createHttpApi, managementPayload, RPC_PATH, WEBHOOK_PATH } from './httpApi';
 import { type DurableStore, TableStore } from './store';
@@ -33,14 +36,7 @@ export { MemoryStore, TableStore } from './store';
  */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 
-export interface DurableBackendOptions {
-  host: FunctionHost;
-  storageConnectionString: string;
-  taskHubName: string;
-  /** host.json (settings references resolved); `extensions.durableTask` is read. */
-  hostJson: unknown;
-  /** Origin of the host's HTTP server, e.g. `http://127.0.0.1:7071`; management URLs point there. */
-  baseUrl: string;
+export interface DurableBackendOptions extends HostDurableBackendOptions {
   /** Largest JSON payload in bytes; default `DEFAULT_MAX_PAYLOAD_BYTES`. */
   maxPayloadBytes?: number;
   /** Storage override (tests); default a `TableStore` on `storageConnectionString`. */
@@ -49,16 +45,9 @@ export interface DurableBackendOptions {
   log?: (message: string) => void;
 }
 
-export interface DurableBackend {
-  /** The `rpcBaseUrl` of the `durableClient` binding (the backend's own loopback server), ends with `/`. */
-  rpcBaseUrl: string;
-  /** Path prefix the host must forward to `handleWebhook` (`/runtime/webhooks/durabletask`). */
-  webhookPath: string;
-  /** Serves a request under `webhookPath` (status/event/terminate/... URLs of createCheckStatusResponse). */
-  handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void>;
+export interface DurableBackend extends Required<HostDurableBackend> {
   /** The engine (tests and diagnostics). */
   engine: DurableEngine;
-  stop(): Promise<void>;
 }
 
 interface DurableTaskSettings {

@@ -13,10 +13,12 @@ export {
 } from './functionHost';
 export type { HostLogEntry, HostLogger } from './logger';
 export { createConsoleLogger } from './logger';
-export type { DurableBackend, DurableBackendOptions, RunningHost, StartHostOptions } from './startHost';
+export type { RunningHost, StartHostOptions } from './startHost';
 export { startHost } from './startHost';
 export type {
   BindingInfo,
+  DurableBackend,
+  DurableBackendOptions,
   FunctionHost,
   InputProvider,
   InvokeOptions,

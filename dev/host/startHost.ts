@@ -7,7 +7,6 @@
  *   await fetch(`${running.url}/api/health`);
  *   await running.stop();
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 
 import { readLocalSettings } from './appFiles';
@@ -16,25 +15,7 @@ import { createFunctionHost, type LocalFunctionHost } from './functionHost';
 import { type RunningHttpServer, startHttpServer } from './http/httpServer';
 import type { HostLogger } from './logger';
 import { TimerScheduler } from './timerTrigger';
-import type { FunctionHost, InvokeResult } from './types';
-
-/** Options of the Durable backend (the contract of dev/durable/index.ts). */
-export interface DurableBackendOptions {
-  host: FunctionHost;
-  storageConnectionString: string;
-  taskHubName: string;
-  hostJson: unknown;
-  /** The host's public HTTP base, e.g. http://127.0.0.1:7071. */
-  baseUrl: string;
-}
-
-export interface DurableBackend {
-  rpcBaseUrl: string;
-  /** Path the host's HTTP server hands to `handleWebhook` (`/runtime/webhooks/durabletask`), if any. */
-  webhookPath?: string;
-  handleWebhook?(req: IncomingMessage, res: ServerResponse): Promise<void>;
-  stop(): Promise<void>;
-}
+import type { DurableBackend, DurableBackendOptions, InvokeResult } from './types';
 
 type StartDurableBackend = (options: DurableBackendOptions) => Promise<DurableBackend>;
 

@@ -3,6 +3,8 @@
  * shim, serves HTTP, fires timers and blob triggers) and the Durable backend (dev/durable).
  */
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 /** One binding of a registered function, as `@azure/functions` hands it to `registerFunction`. */
 export interface BindingInfo {
   type: string;
@@ -62,4 +64,26 @@ export interface FunctionHost {
   invoke(name: string, triggerValue: unknown, options?: InvokeOptions): Promise<InvokeResult>;
   /** Registers the provider for every input binding of `bindingType` (e.g. 'durableClient'). */
   registerInputProvider(bindingType: string, provider: InputProvider): void;
+}
+
+/** What the host hands the Durable backend (dev/durable/index.ts `startDurableBackend`). */
+export interface DurableBackendOptions {
+  host: FunctionHost;
+  storageConnectionString: string;
+  taskHubName: string;
+  /** host.json (settings references resolved); `extensions.durableTask` is read. */
+  hostJson: unknown;
+  /** Origin of the host's HTTP server, e.g. `http://127.0.0.1:7071`; management URLs point there. */
+  baseUrl: string;
+}
+
+/** What the host needs back from the Durable backend. */
+export interface DurableBackend {
+  /** The `rpcBaseUrl` of the `durableClient` binding. */
+  rpcBaseUrl: string;
+  /** Path prefix the host's HTTP server forwards to `handleWebhook` (`/runtime/webhooks/durabletask`). */
+  webhookPath?: string;
+  /** Serves a request under `webhookPath` (the status/event/terminate URLs of createCheckStatusResponse). */
+  handleWebhook?(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  stop(): Promise<void>;
 }

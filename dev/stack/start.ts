@@ -11,12 +11,12 @@
  * Port 0 anywhere picks a free port. Everything binds 127.0.0.1. Ctrl-C stops it all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { type RunningAzurite, startAzurite } from '../azurite';
+import { stopChildProcess } from '../childProcess';
 import { type RunningKeyVaultEmulator, startKeyVaultEmulator } from '../keyvault/emulator';
 import { prepareEmulatorTrust } from '../keyvault/trust';
 import { type RunningSandbox, startSandbox } from '../sandbox/server';
@@ -121,7 +121,7 @@ export async function startStack(argv: string[]): Promise<{ url: string; stop():
       ],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    stoppers.push({ name: 'Functions host', stop: () => stopChild(host) });
+    stoppers.push({ name: 'Functions host', stop: () => stopChildProcess(host, 10_000) });
     const hostUrl = await waitForReady(host);
 
     const lines = [
@@ -167,15 +167,6 @@ function waitForReady(child: ChildProcess): Promise<string> {
       reject(new Error(`The Functions host exited (${signal ?? `code ${code}`}) before it was ready.`)),
     );
   });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 if (require.main === module) {
