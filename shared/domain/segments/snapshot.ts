@@ -74,6 +74,11 @@ export class Snapshot {
   }
 }
 
+/** Bytes of the encoded layout before the emails (header, hashes, offsets): random data that never compresses. */
+export function encodedTablesBytes(count: number): number {
+  return HEADER_BYTES + count * 16 + (count + 1) * 4;
+}
+
 /** Serialises a snapshot to its binary layout. */
 export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   const n = snapshot.count;
