@@ -74,8 +74,10 @@ export class SegmentPipeline {
   private readonly seen: Uint8Array;
   private readonly packer: RequestPacker;
   private readonly files: string[] = [];
-  private firstFile = new Uint16Array(1024);
-  private firstLine = new Uint32Array(1024);
+  private firstFile: Uint16Array;
+  private firstLine: Uint32Array;
+  /** Per target entry: its index in the previous snapshot, or -1 (lets `finish` build the target without a full sort). */
+  private previousAt: Int32Array;
   private columns: ColumnIndexes | undefined;
   private file = '';
   private fileIndex = -1;
@@ -102,6 +104,10 @@ export class SegmentPipeline {
     private readonly sink: PipelineSink,
   ) {
     this.seen = new Uint8Array(options.previous.count);
+    const expected = Math.max(1024, options.previous.count + (options.previous.count >>> 4));
+    this.firstFile = new Uint16Array(expected);
+    this.firstLine = new Uint32Array(expected);
+    this.previousAt = new Int32Array(expected);
     // Sized for last run's contacts up front: growing a 1M-key table rehashes everything several times.
     this.target = new SnapshotBuilder(
       options.previous.count,
@@ -173,11 +179,11 @@ export class SegmentPipeline {
     for (const f of contact.fields) h.update(String(f.id)).update(f.value);
     const { hi: chi, lo: clo } = h.update(String(this.options.listId)).digest(this.contentHash);
     this.target.add(hi, lo, chi, clo, email);
-    this.remember(entry, line);
-    this.counts.contacts++;
-
     const previous = this.options.previous;
     const at = previous.count === 0 ? -1 : previous.find(hi, lo);
+    this.remember(entry, line, at);
+    this.counts.contacts++;
+
     let send = this.options.fullResync;
     if (at === -1) {
       this.counts.added++;
@@ -220,7 +226,7 @@ export class SegmentPipeline {
       const lo = previous.emailLo[i]!;
       // A contact whose row was rejected for a field (not for its email) is still in the segment: keep it.
       if (this.held.has(hi, lo)) {
-        this.target.addFrom(previous, i);
+        this.keep(previous, i);
         continue;
       }
       this.counts.removed++;
@@ -230,7 +236,7 @@ export class SegmentPipeline {
         this.counts.toUnsubscribe++;
       } else {
         // Add mode never removes, so the contact stays in the list and in the snapshot.
-        this.target.addFrom(previous, i);
+        this.keep(previous, i);
       }
     }
     if (this.capExceeded) {
@@ -245,7 +251,7 @@ export class SegmentPipeline {
     this.counts.slices = totals.slices;
     return {
       counts: { ...this.counts, rejectedByReason: { ...this.counts.rejectedByReason } },
-      target: this.target.build(),
+      target: this.target.buildFrom(this.previousAt, previous.count),
     };
   }
 
@@ -282,7 +288,8 @@ export class SegmentPipeline {
     return undefined;
   }
 
-  private remember(entry: number, line: number): void {
+  /** Records where entry `entry` was first seen and its index in the previous snapshot (-1: new). */
+  private remember(entry: number, line: number, at: number): void {
     if (entry >= this.firstLine.length) {
       const lines = new Uint32Array(this.firstLine.length * 2);
       lines.set(this.firstLine);
@@ -290,9 +297,18 @@ export class SegmentPipeline {
       const files = new Uint16Array(this.firstFile.length * 2);
       files.set(this.firstFile);
       this.firstFile = files;
+      const ats = new Int32Array(this.previousAt.length * 2);
+      ats.set(this.previousAt);
+      this.previousAt = ats;
     }
     this.firstLine[entry] = line;
     this.firstFile[entry] = this.fileIndex;
+    this.previousAt[entry] = at;
+  }
+
+  /** Carries previous entry `i` into the target unchanged. */
+  private keep(previous: Snapshot, i: number): void {
+    this.remember(this.target.addFrom(previous, i), 0, i);
   }
 
   private hold(line: number, rawEmail: string, reason: RejectReason, detail: string): void {

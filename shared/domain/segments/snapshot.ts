@@ -195,7 +195,56 @@ export class SnapshotBuilder {
         this.bytes.slice(0, this.offsets[n]),
       );
     }
-    const order = sortedOrder(this.emailHi, this.emailLo, n);
+    return this.assemble(sortedOrder(this.emailHi, this.emailLo, n));
+  }
+
+  /**
+   * Like `build`, for entries that mostly come from a sorted snapshot of `previousCount` entries:
+   * `previousIndex[e]` is entry e's index there (-1 when new). Known entries are put in order by that index
+   * in O(n) and only new ones are sorted, then the two runs are merged (an incremental run sorts nothing).
+   */
+  buildFrom(previousIndex: Int32Array, previousCount: number): Snapshot {
+    const n = this.n;
+    const { emailHi, emailLo } = this;
+    const byPrevious = new Int32Array(previousCount).fill(-1);
+    let fresh = 0;
+    for (let e = 0; e < n; e++) {
+      const at = previousIndex[e]!;
+      if (at === -1) fresh++;
+      else byPrevious[at] = e;
+    }
+    const freshHi = new Uint32Array(fresh);
+    const freshLo = new Uint32Array(fresh);
+    const freshEntry = new Uint32Array(fresh);
+    for (let e = 0, f = 0; e < n; e++) {
+      if (previousIndex[e] !== -1) continue;
+      freshHi[f] = emailHi[e]!;
+      freshLo[f] = emailLo[e]!;
+      freshEntry[f++] = e;
+    }
+    const freshOrder = sortedOrder(freshHi, freshLo, fresh);
+    const order = new Uint32Array(n);
+    let k = 0;
+    let a = 0;
+    let b = 0;
+    for (;;) {
+      while (a < previousCount && byPrevious[a] === -1) a++;
+      if (a >= previousCount && b >= fresh) break;
+      let takeFresh = a >= previousCount;
+      if (!takeFresh && b < fresh) {
+        const old = byPrevious[a]!;
+        const f = freshOrder[b]!;
+        const oh = emailHi[old]!;
+        takeFresh = freshHi[f]! < oh || (freshHi[f] === oh && freshLo[f]! < emailLo[old]!);
+      }
+      if (takeFresh) order[k++] = freshEntry[freshOrder[b++]!]!;
+      else order[k++] = byPrevious[a++]!;
+    }
+    return this.assemble(order);
+  }
+
+  private assemble(order: Uint32Array): Snapshot {
+    const n = this.n;
     const { emailHi, emailLo, bytes: source, offsets } = this;
     const out = {
       emailHi: new Uint32Array(n),

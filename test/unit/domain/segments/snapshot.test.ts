@@ -91,4 +91,25 @@ describe('snapshot', () => {
       'added-ok@example.com': c('n'),
     });
   });
+
+  it('builds the same snapshot from previous indexes as by sorting when entries are kept, added and dropped', () => {
+    const emails = Array.from({ length: 500 }, (_, i) => `p${i}@example.com`);
+    const previous = build(emails.slice(0, 300).map((e) => [e, 'old']));
+    // Rows arrive in file order: some previous contacts (changed or not), some new, some gone.
+    const rows = [...emails.slice(250, 500), ...emails.slice(0, 200).filter((_, i) => i % 3 !== 0)].reverse();
+    const sorted = new SnapshotBuilder();
+    const merged = new SnapshotBuilder();
+    const previousIndex = new Int32Array(rows.length);
+    rows.forEach((email, k) => {
+      const e = hash64(email);
+      const c = hash64(k % 2 ? 'new' : 'old');
+      sorted.add(e.hi, e.lo, c.hi, c.lo, email);
+      merged.add(e.hi, e.lo, c.hi, c.lo, email);
+      previousIndex[k] = previous.find(e.hi, e.lo);
+    });
+    expect(previousIndex.filter((i) => i !== -1).length).toBe(183);
+    expect(encodeSnapshot(merged.buildFrom(previousIndex, previous.count))).toEqual(
+      encodeSnapshot(sorted.build()),
+    );
+  });
 });
