@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-import { ConfigError } from './errors';
+import { ConfigError, type FieldIssue } from './errors';
 
 const DEFAULT_ALLOWED_HOST_SUFFIXES = ['.api-us1.com', '.api-eu1.com', '.activehosted.com'];
 
@@ -84,6 +84,17 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       message: issue.message,
     })),
   );
+}
+
+/** Every problem with `env` as a setting, without throwing; names and reasons only, never values. */
+export function findConfigIssues(env: Record<string, string | undefined> = process.env): FieldIssue[] {
+  try {
+    parseConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.issues];
+    throw error;
+  }
 }
 
 let cached: Config | undefined;
