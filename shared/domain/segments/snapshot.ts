@@ -184,15 +184,16 @@ export class SnapshotBuilder {
   build(): Snapshot {
     const n = this.n;
     if (this.inOrder) {
-      // Added in hash order (e.g. by `advanceSnapshot`'s merge): nothing to sort, copy the arrays as they are.
+      // Added in hash order (e.g. by `advanceSnapshot`'s merge): nothing to sort, and no copy either (views;
+      // the builder is not used after `build`).
       return new Snapshot(
         n,
-        this.emailHi.slice(0, n),
-        this.emailLo.slice(0, n),
-        this.contentHi.slice(0, n),
-        this.contentLo.slice(0, n),
-        this.offsets.slice(0, n + 1),
-        this.bytes.slice(0, this.offsets[n]),
+        this.emailHi.subarray(0, n),
+        this.emailLo.subarray(0, n),
+        this.contentHi.subarray(0, n),
+        this.contentLo.subarray(0, n),
+        this.offsets.subarray(0, n + 1),
+        this.bytes.subarray(0, this.offsets[n]),
       );
     }
     return this.assemble(sortedOrder(this.emailHi, this.emailLo, n));
