@@ -22,6 +22,8 @@ export const ACTIVECAMPAIGN_SKIPPED_REASON =
 /** A batch's state after one look at `import/info`. */
 export type BatchOutcome =
   | { state: 'pending'; status: 'not_ready' | 'waiting' | 'claimed' | 'active' }
+  /** A status string ActiveCampaign does not document: wait (it may still finish), give up at the deadline. */
+  | { state: 'pending'; status: 'unknown'; reported: string }
   | {
       state: 'completed';
       confirmed: string[];
@@ -39,7 +41,9 @@ export function toBatchOutcome(info: ImportInfo, submittedEmails: readonly strin
   if (info.status === false) return { state: 'pending', status: 'not_ready' };
   if (info.status === 'failed' || info.status === 'interrupted')
     return { state: 'resubmit', status: info.status };
-  if (info.status !== 'completed') return { state: 'pending', status: info.status };
+  if (info.status === 'waiting' || info.status === 'claimed' || info.status === 'active')
+    return { state: 'pending', status: info.status };
+  if (info.status !== 'completed') return { state: 'pending', status: 'unknown', reported: info.status };
   const failedSet = new Set((info.failure ?? []).map((e) => e.toLowerCase()));
   const confirmed: string[] = [];
   const failed: { email: string; reason: string }[] = [];
@@ -100,7 +104,20 @@ export async function reconcileBatches(
   const maxPoll = options.maxPollDelayMs ?? 30_000;
   const deadline = options.clock.now() + (options.deadlineMs ?? 6 * 60 * 60_000);
   const outcomes: ContactOutcome[] = [];
-  let pending = submitted.map((b) => ({ ...b, resubmits: 0, submittedAt: options.clock.now() }));
+  // One batch's trouble never costs the others their outcomes: whatever goes wrong with a batch (out of
+  // retries on resubmission, a 404 for an unknown or expired batch id, an undocumented status) makes only
+  // that batch's contacts `unconfirmed`, with a reason that says what happened.
+  const giveUp = (batch: SubmittedBatch, reason: string) =>
+    outcomes.push(
+      ...emailsOf(batch.request).map((email): ContactOutcome => ({ email, status: 'unconfirmed', reason })),
+    );
+  let pending = submitted.map((b) => ({
+    ...b,
+    resubmits: 0,
+    submittedAt: options.clock.now(),
+    /** What the last look said, for the reason when the deadline passes. */
+    last: 'still processing',
+  }));
   let resubmits = 0;
   let polls = 0;
   let delay = firstPoll;
@@ -113,12 +130,22 @@ export async function reconcileBatches(
       try {
         outcome = toBatchOutcome(await client.getImportInfo(batch.batchId), emailsOf(batch.request));
       } catch (error) {
-        if (!isRetryable(error)) throw error;
-        next.push(batch); // the client already retried; look again next round
+        if (!(error instanceof ActiveCampaignError)) throw error;
+        if (!isRetryable(error)) {
+          giveUp(batch, `import/info for batch ${batch.batchId} failed: ${error.message}`);
+          continue;
+        }
+        // The client already retried; look again next round.
+        next.push({ ...batch, last: `import/info failing (${error.message})` });
         continue;
       }
-      if (outcome.state === 'pending') next.push(batch);
-      else if (outcome.state === 'completed') {
+      if (outcome.state === 'pending') {
+        const last =
+          outcome.status === 'unknown'
+            ? `import/info reports an undocumented status ${JSON.stringify(outcome.reported.slice(0, 50))}`
+            : 'still processing';
+        next.push({ ...batch, last });
+      } else if (outcome.state === 'completed') {
         outcomes.push(...outcome.confirmed.map((email): ContactOutcome => ({ email, status: 'confirmed' })));
         outcomes.push(
           ...outcome.failed.map((f): ContactOutcome => ({
@@ -128,36 +155,33 @@ export async function reconcileBatches(
           })),
         );
       } else if (batch.resubmits >= maxResubmits) {
-        outcomes.push(
-          ...emailsOf(batch.request).map((email): ContactOutcome => ({
-            email,
-            status: 'unconfirmed',
-            reason: `batch ${outcome.status} ${batch.resubmits + 1} times; will be retried on the next run`,
-          })),
+        giveUp(
+          batch,
+          `batch ${outcome.status} ${batch.resubmits + 1} times; will be retried on the next run`,
         );
       } else {
-        const accepted = await client.bulkImport(batch.request);
+        let accepted;
+        try {
+          accepted = await client.bulkImport(batch.request);
+        } catch (error) {
+          if (!(error instanceof ActiveCampaignError)) throw error;
+          giveUp(batch, `batch ${outcome.status}; its resubmission failed: ${error.message}`);
+          continue;
+        }
         resubmits++;
         next.push({
           ...batch,
           batchId: accepted.batchId,
           resubmits: batch.resubmits + 1,
           submittedAt: options.clock.now(),
+          last: 'still processing',
         });
       }
     }
     pending = next;
     if (pending.length === 0) break;
     if (options.clock.now() >= deadline) {
-      for (const batch of pending) {
-        outcomes.push(
-          ...emailsOf(batch.request).map((email): ContactOutcome => ({
-            email,
-            status: 'unconfirmed',
-            reason: 'batch still processing at the deadline',
-          })),
-        );
-      }
+      for (const batch of pending) giveUp(batch, `batch ${batch.batchId} ${batch.last} at the deadline`);
       break;
     }
     await options.clock.sleep(delay);

@@ -98,7 +98,9 @@ export type ImportStatus = z.infer<typeof importStatusSchema>;
  * Polled within about a second of the POST, `status` is the boolean `false` (not ready yet).
  */
 export const importInfoSchema = z.looseObject({
-  status: z.union([z.literal(false), importStatusSchema]),
+  // An undocumented status string is kept, not refused: the reconcile loop waits on it until its deadline
+  // (refusing it would throw the whole reconciliation away over one batch).
+  status: z.union([z.literal(false), importStatusSchema, z.string()]),
   success: z.array(id).optional(),
   failure: z
     .array(

@@ -5,6 +5,7 @@ import {
   ACTIVECAMPAIGN_SKIPPED_REASON,
   type BulkImportContact,
   importContacts,
+  reconcileBatches,
 } from '../../../shared/adapters/activecampaign';
 import { bulkTimes, clientFor, maxInWindow } from './harness';
 
@@ -121,6 +122,39 @@ describe('importContacts against the sandbox', () => {
     expect(account.contacts.get('new@example.com')?.lists['1']).toBe(1);
     // The client never used the endpoints that would re-subscribe.
     expect(sandbox.state.log.some((r) => /contact\/sync|contactLists/.test(r.path))).toBe(false);
+  });
+
+  it('returns the outcome of every other batch when import/info answers 404 for one batch id', async () => {
+    sandbox.state.reset();
+    sandbox.state.faults = { ...sandbox.state.faults, rate429: 0, rate503: 0, resetBeforeRate: 0 };
+    sandbox.state.faults = { ...sandbox.state.faults, resetAfterRate: 0, failedBatchRate: 0 };
+    sandbox.state.faults = {
+      ...sandbox.state.faults,
+      interruptedBatchRate: 0,
+      latencyMs: 0,
+      latencyJitterMs: 0,
+    };
+    const client = clientFor(sandbox, { apiKey: 'acme-key-5f2c9a7e1b' });
+    const known = { contacts: [{ email: 'known1@example.com' }, { email: 'known2@example.com' }] };
+    const expired = { contacts: [{ email: 'expired1@example.com' }, { email: 'expired2@example.com' }] };
+    const accepted = await client.bulkImport(known);
+
+    const result = await reconcileBatches(
+      client,
+      [
+        { batchId: accepted.batchId, request: known },
+        { batchId: '00000000-0000-4000-8000-000000000000', request: expired },
+      ],
+      { clock: sandbox.clock },
+    );
+
+    expect(result.outcomes.filter((o) => o.status === 'confirmed').map((o) => o.email)).toEqual([
+      'known1@example.com',
+      'known2@example.com',
+    ]);
+    const lost = result.outcomes.filter((o) => o.email.startsWith('expired'));
+    expect(lost.map((o) => o.status)).toEqual(['unconfirmed', 'unconfirmed']);
+    expect(lost[0]?.reason).toMatch(/import\/info for batch .* failed: .*404/);
   });
 
   it('shows the contactLists quirk the client avoids: status 1 re-subscribes an opted-out contact', async () => {

@@ -20,6 +20,14 @@ describe('toBatchOutcome', () => {
     }
   });
 
+  it('is pending with the reported value when the status is undocumented', () => {
+    expect(toBatchOutcome({ status: 'exploded' }, submitted)).toEqual({
+      state: 'pending',
+      status: 'unknown',
+      reported: 'exploded',
+    });
+  });
+
   it('asks for a resubmission when the batch failed or was interrupted', () => {
     expect(toBatchOutcome({ status: 'failed' }, submitted)).toEqual({ state: 'resubmit', status: 'failed' });
     expect(toBatchOutcome({ status: 'interrupted' }, submitted)).toEqual({

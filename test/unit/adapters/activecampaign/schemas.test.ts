@@ -30,9 +30,10 @@ describe('importInfoSchema', () => {
     ).toEqual(['1', '2']);
   });
 
-  it('rejects an undocumented status', () => {
-    expect(importInfoSchema.safeParse({ status: 'exploded' }).success).toBe(false);
+  it('keeps an undocumented status string (reconcile waits on it) and rejects a non-string status', () => {
+    expect(importInfoSchema.parse({ status: 'exploded' }).status).toBe('exploded');
     expect(importInfoSchema.safeParse({ status: true }).success).toBe(false);
+    expect(importInfoSchema.safeParse({ status: 3 }).success).toBe(false);
   });
 });
 

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  type ActiveCampaignClient,
+  ActiveCampaignNotFoundError,
+  type BulkImportAccepted,
+  type BulkImportRequest,
+  type Clock,
+  type ImportInfo,
+  reconcileBatches,
+  ServerError,
+  type SubmittedBatch,
+} from '../../../../shared/adapters/activecampaign';
+
+/** A clock that advances instantly when slept on. */
+function fakeClock(): Clock {
+  let now = 1_000_000;
+  return {
+    now: () => now,
+    sleep: (ms) => {
+      now += ms;
+      return Promise.resolve();
+    },
+  };
+}
+
+const request = (...emails: string[]): BulkImportRequest => ({
+  contacts: emails.map((email) => ({ email })),
+});
+
+/** A client whose import/info answers and bulk imports are scripted per batch id. */
+function stubClient(
+  info: (batchId: string) => ImportInfo,
+  bulkImport: (request: BulkImportRequest) => BulkImportAccepted = () => {
+    throw new Error('unexpected bulk import');
+  },
+): ActiveCampaignClient {
+  return {
+    getImportInfo: (batchId: string) => Promise.resolve().then(() => info(batchId)),
+    bulkImport: (r: BulkImportRequest) => Promise.resolve().then(() => bulkImport(r)),
+  } as unknown as ActiveCampaignClient;
+}
+
+const batches: SubmittedBatch[] = [
+  { batchId: 'A', request: request('a1@example.com', 'a2@example.com') },
+  { batchId: 'B', request: request('b1@example.com', 'b2@example.com') },
+];
+
+describe('reconcileBatches', () => {
+  it('keeps batch A confirmed and makes only batch B unconfirmed when B fails and its resubmission runs out of retries', async () => {
+    const client = stubClient(
+      (id) =>
+        id === 'A'
+          ? { status: 'completed', success: ['1', '2'], failure: [] }
+          : { status: 'failed', success: [], failure: [] },
+      () => {
+        throw new ServerError(
+          { method: 'POST', path: '/api/3/import/bulk_import', attempt: 6 },
+          { status: 503, body: 'down', retryAfterMs: undefined },
+        );
+      },
+    );
+
+    const result = await reconcileBatches(client, batches, { clock: fakeClock() });
+
+    expect(result.outcomes).toHaveLength(4);
+    expect(result.outcomes.filter((o) => o.status === 'confirmed').map((o) => o.email)).toEqual([
+      'a1@example.com',
+      'a2@example.com',
+    ]);
+    const b = result.outcomes.filter((o) => o.email.startsWith('b'));
+    expect(b.map((o) => o.status)).toEqual(['unconfirmed', 'unconfirmed']);
+    expect(b[0]?.reason).toMatch(/batch failed; its resubmission failed: .*503/);
+  });
+
+  it('keeps batch A confirmed and makes only batch B unconfirmed when import/info answers 404 for B', async () => {
+    const client = stubClient((id) => {
+      if (id === 'A') return { status: 'completed', success: ['1', '2'], failure: [] };
+      throw new ActiveCampaignNotFoundError(
+        { method: 'GET', path: `/api/3/import/info?batchId=${id}`, attempt: 1 },
+        { status: 404, body: { message: 'No Result found' }, retryAfterMs: undefined },
+      );
+    });
+
+    const result = await reconcileBatches(client, batches, { clock: fakeClock() });
+
+    expect(result.outcomes.filter((o) => o.status === 'confirmed')).toHaveLength(2);
+    const b = result.outcomes.filter((o) => o.email.startsWith('b'));
+    expect(b.map((o) => o.status)).toEqual(['unconfirmed', 'unconfirmed']);
+    expect(b[0]?.reason).toMatch(/import\/info for batch B failed: .*404|not found/i);
+  });
+
+  it('waits on an undocumented status until the deadline, then makes only that batch unconfirmed', async () => {
+    let looks = 0;
+    const client = stubClient((id) => {
+      if (id === 'A') return { status: 'completed', success: ['1', '2'], failure: [] };
+      looks++;
+      return { status: 'paused_for_review' };
+    });
+
+    const result = await reconcileBatches(client, batches, { clock: fakeClock(), deadlineMs: 60_000 });
+
+    expect(looks).toBeGreaterThan(2);
+    expect(result.outcomes.filter((o) => o.status === 'confirmed')).toHaveLength(2);
+    const b = result.outcomes.filter((o) => o.email.startsWith('b'));
+    expect(b.map((o) => o.status)).toEqual(['unconfirmed', 'unconfirmed']);
+    expect(b[0]?.reason).toContain('undocumented status "paused_for_review"');
+    expect(b[0]?.reason).toContain('deadline');
+  });
+
+  it('completes a batch that reported an undocumented status before finishing', async () => {
+    let looks = 0;
+    const client = stubClient(() =>
+      ++looks < 3
+        ? { status: 'paused_for_review' }
+        : { status: 'completed', success: ['1', '2'], failure: [] },
+    );
+    const result = await reconcileBatches(client, [batches[0]!], { clock: fakeClock() });
+    expect(result.outcomes.map((o) => o.status)).toEqual(['confirmed', 'confirmed']);
+  });
+});
