@@ -151,6 +151,11 @@ export class DurableEngine {
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * Per instance: ids recorded as consumed in the instance row whose inbox deletion is not confirmed yet.
+   * The next commit records them again, so a later restart still skips them if the deletion failed.
+   */
+  private readonly undeleted = new Map<string, Set<string>>();
   private lastTimestamp = 0;
   private messageCounter = 0;
   private stopped = false;
@@ -181,6 +186,11 @@ export class DurableEngine {
     for (const message of await this.store.listMessages()) this.addToInbox(message);
     const instances = await this.store.listInstances();
     for (const record of instances) {
+      // Messages the last commit consumed but a killed host did not delete: their effect is already in
+      // the committed state, applying them again would deliver them twice (e.g. an EventRaised).
+      const queued = new Set((this.inbox.get(record.instanceId) ?? []).map((m) => m.id));
+      const leftovers = (record.consumedMessageIds ?? []).filter((id) => queued.has(id));
+      if (leftovers.length) await this.consume(record.instanceId, leftovers);
       if (isTerminal(record.runtimeStatus)) continue;
       const pending = this.inbox.get(record.instanceId) ?? [];
       if (
@@ -345,6 +355,7 @@ export class DurableEngine {
 
   /** Deletes an instance and everything stored for it. */
   async purge(instanceId: string): Promise<void> {
+    this.undeleted.delete(instanceId);
     this.runtimes.delete(instanceId);
     this.live.delete(instanceId);
     this.inbox.delete(instanceId);
@@ -882,22 +893,37 @@ export class DurableEngine {
     record.historyLength = rt.history.length + rows.length;
     record.runtimeStatus = status;
     record.lastUpdatedTime = this.now().toISOString();
-    await this.store.writeInstance(record);
+    await this.writeConsumed(record, consumed);
     for (const row of rows) this.absorb(rt, row, false);
     for (const row of rows) row.event.IsPlayed = true;
     await this.consume(record.instanceId, consumed);
   }
 
+  /**
+   * Puts the ids of the messages this write consumes into the instance row (the commit point), so that
+   * consuming the inbox is idempotent across a host killed between the write and the inbox deletion.
+   */
+  private async writeConsumed(record: InstanceRecord, consumed: string[]): Promise<void> {
+    const ids = new Set([...(this.undeleted.get(record.instanceId) ?? []), ...consumed]);
+    if (ids.size) record.consumedMessageIds = [...ids];
+    else delete record.consumedMessageIds;
+    await this.store.writeInstance(record);
+    this.undeleted.set(record.instanceId, ids);
+  }
+
   private async consume(instanceId: string, ids: string[]): Promise<void> {
-    if (!ids.length) return;
-    const done = new Set(ids);
+    const pending = this.undeleted.get(instanceId);
+    const all = [...new Set([...(pending ?? []), ...ids])];
+    if (!all.length) return;
+    const done = new Set(all);
     const list = this.inbox.get(instanceId);
     if (list) {
       const rest = list.filter((m) => !done.has(m.id));
       if (rest.length) this.inbox.set(instanceId, rest);
       else this.inbox.delete(instanceId);
     }
-    await this.store.deleteMessages(instanceId, ids);
+    await this.store.deleteMessages(instanceId, all);
+    this.undeleted.delete(instanceId);
   }
 
   private async finish(
@@ -974,7 +1000,7 @@ export class DurableEngine {
     // Start message first: a host killed in between then finds a Running instance with its start message.
     const startMessage = this.startMessage(record);
     await this.store.putMessage(startMessage);
-    await this.store.writeInstance(record);
+    await this.writeConsumed(record, consumed);
     this.addToInbox(startMessage);
     this.live.set(record.instanceId, record.executionId);
     await this.consume(record.instanceId, consumed);

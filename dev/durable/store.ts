@@ -6,7 +6,9 @@
  * Layout in storage (hub `H`, sanitised to letters and digits):
  *   table `HInstances`  PK = instance id, RK = ''            one row per instance: name, status, input,
  *                                                            output, custom status, times, parent, execution
- *                                                            id and the committed history length
+ *                                                            id, the committed history length and the ids of
+ *                                                            the inbox messages that commit consumed
+ *                                                            (`Consumed`)
  *   table `HHistory`    PK = instance id, RK = `<executionId>-<index, 8 digits>`   one row per history event
  *                                                            (`Event` = the event's JSON) of the current
  *                                                            execution, plus our bookkeeping (`Leaf`, `Role`)
@@ -44,6 +46,12 @@ export interface InstanceRecord {
   parentExecutionId?: string;
   /** Number of committed history rows of the current execution; rows past it are leftovers of a crash. */
   historyLength: number;
+  /**
+   * Inbox messages whose effect this write commits. They are deleted right after the write; a host killed
+   * in between finds them still in the inbox on restart and must not apply them again (the instance row
+   * is the commit point, and Azure Tables has no transaction across the instance and inbox tables).
+   */
+  consumedMessageIds?: string[];
 }
 
 /** Our bookkeeping of one scheduling event: which decision (leaf) it serves and in what role. */
@@ -229,21 +237,23 @@ export class TableStore implements DurableStore {
 
   private async toInstance(row: Record<string, unknown>): Promise<InstanceRecord> {
     const meta = JSON.parse(row.Meta as string) as InstanceRecord;
-    const [input, output, customStatus] = await Promise.all([
+    const [input, output, customStatus, consumed] = await Promise.all([
       this.unpack(row, 'Input'),
       this.unpack(row, 'Output'),
       this.unpack(row, 'CustomStatus'),
+      this.unpack(row, 'Consumed'),
     ]);
     return {
       ...meta,
       ...(input === undefined ? {} : { input }),
       ...(output === undefined ? {} : { output }),
       ...(customStatus === undefined ? {} : { customStatus }),
+      ...(consumed === undefined ? {} : { consumedMessageIds: JSON.parse(consumed) as string[] }),
     };
   }
 
   async writeInstance(record: InstanceRecord): Promise<void> {
-    const { input, output, customStatus, ...meta } = record;
+    const { input, output, customStatus, consumedMessageIds, ...meta } = record;
     const row: Row = {
       partitionKey: toKey(record.instanceId),
       rowKey: '',
@@ -254,6 +264,9 @@ export class TableStore implements DurableStore {
     await this.pack(row, 'Input', input, `${blobBase}-input.json`);
     await this.pack(row, 'Output', output, `${blobBase}-output.json`);
     await this.pack(row, 'CustomStatus', customStatus, `${blobBase}-customstatus.json`);
+    // Consumed ids of a big fan-in batch can pass the inline limit; they go to a blob like any text.
+    if (consumedMessageIds?.length)
+      await this.pack(row, 'Consumed', JSON.stringify(consumedMessageIds), `${blobBase}-consumed.json`);
     await this.instances.upsertEntity(row, 'Replace');
   }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type DurableBackend, startDurableBackend } from '../../../dev/durable';
+import { type DurableBackend, DurableEngine, startDurableBackend } from '../../../dev/durable';
 import { EventType, eventTypeName } from '../../../dev/durable/history';
 import { MemoryStore } from '../../../dev/durable/store';
 import { createFunctionHost, type LocalFunctionHost } from '../../../dev/host/functionHost';
@@ -271,5 +271,60 @@ describe('DurableEngine', () => {
       '/orchestrators/{functionName}[/{instanceId}]',
     );
     expect(EventType.TaskScheduled).toBe(4);
+  });
+});
+
+/** A store that "kills the host" once armed: the next inbox deletion fails, as if the process died there. */
+class CrashingStore extends MemoryStore {
+  crashOnDelete = false;
+  crashes = 0;
+  override deleteMessages(instanceId: string, ids: string[]): Promise<void> {
+    if (!this.crashOnDelete) return super.deleteMessages(instanceId, ids);
+    this.crashOnDelete = false;
+    this.crashes += 1;
+    return Promise.reject(new Error('host killed after the commit, before the inbox delete'));
+  }
+}
+
+function engineOn(store: MemoryStore): DurableEngine {
+  return new DurableEngine({
+    host,
+    store,
+    maxConcurrentActivities: 4,
+    maxConcurrentOrchestrations: 4,
+    maxPayloadBytes: 10_000,
+    log: (message) => logs.push(message),
+  });
+}
+
+describe('DurableEngine restart', () => {
+  it('applies an external event once when the host died between the commit and the inbox delete', async () => {
+    const crashing = new CrashingStore();
+    const first = engineOn(crashing);
+    await first.start();
+    await first.startNew('eventCounter', 'once', undefined);
+    await first.idle();
+    expect((await crashing.readInstance('once'))!.customStatus).toBe('"waiting"');
+
+    crashing.crashOnDelete = true;
+    await first.raiseEvent('once', 'tick', '1');
+    await first.idle();
+    await first.stop();
+    expect(crashing.crashes).toBe(1);
+    // The crash window: the EventRaised is committed to history and still in the inbox.
+    const committed = await crashing.readInstance('once');
+    const rows = await crashing.readHistory('once', committed!.executionId, committed!.historyLength);
+    expect(rows.filter((r) => r.event.EventType === EventType.EventRaised)).toHaveLength(1);
+    expect((await crashing.listMessages()).filter((m) => m.kind === 'event')).toHaveLength(1);
+
+    const second = engineOn(crashing);
+    await second.start();
+    await second.idle();
+    await second.raiseEvent('once', 'done', 'null');
+    const record = await second.waitForCompletion('once', 10_000);
+    await second.stop();
+    expect(record.runtimeStatus).toBe('Completed');
+    expect(JSON.parse(record.output!)).toEqual({ count: 1 });
+    expect(await crashing.listMessages()).toEqual([]);
   });
 });
