@@ -2,16 +2,16 @@
  * Pure helpers to cut contacts into bulk import requests and to check emails the way ActiveCampaign does,
  * so ActiveCampaign never rejects a whole request (a validation failure queues nothing).
  */
+import { emailProblem } from '../../domain/segments/contact';
 import { MAX_BULK_IMPORT_BYTES, MAX_CONTACTS_PER_BULK_IMPORT } from './client';
 import type { BulkImportContact, BulkImportRequest } from './schemas';
 
-// ActiveCampaign's documented rule: at least one character before `@`; none of " ( ) , : ; < > @ [ \ ] in
-// either part; a domain with a `.` followed by at least two letters (help.activecampaign.com, bulk import).
-const EMAIL = /^[^"(),:;<>@[\\\]\s]+@[^"(),:;<>@[\\\]\s]*\.[a-z]{2,}$/i;
-
-/** True when ActiveCampaign would accept `email` as a contact's email address. */
+/**
+ * True when ActiveCampaign would accept `email` as a contact's email address. One rule for the whole app: the
+ * domain's `emailProblem` (ActiveCampaign's documented rule, read strictly), not a second copy here.
+ */
 export function isAcceptableEmail(email: string): boolean {
-  return EMAIL.test(email);
+  return emailProblem(email) === undefined;
 }
 
 /** Envelope options of every request built by `toBulkImportRequests`. */

@@ -4,7 +4,8 @@
  * Email rules are ActiveCampaign's own (activecampaign-api.md, "Per-contact failures", from
  * developers.activecampaign.com/reference/bulk-import-contacts): at least one character before `@`, none of
  * `" ( ) , : ; < > @ [ \ ]` besides the single `@`, and a domain with a `.` followed by at least two
- * letters. We read the last rule strictly (the domain ENDS in `.` + ≥2 letters, or a punycode `xn--` label)
+ * letters. We read the last rule strictly (the domain ENDS in `.` + ≥2 ASCII letters; no punycode `xn--` or
+ * digits in the last label, since the doc says "build for both readings" and the strict one refuses them)
  * and also refuse whitespace, control characters and empty domain labels, so a batch is never rejected for
  * format: one bad address would reject the whole request (400, nothing queued).
  *
@@ -50,7 +51,7 @@ export function normaliseEmail(value: string | undefined): string {
 const FORBIDDEN = /["(),:;<>[\\\]\s\u0000-\u001f\u007f]/;
 const FORBIDDEN_ASCII = new Uint8Array(128);
 for (let c = 0; c < 128; c++) FORBIDDEN_ASCII[c] = FORBIDDEN.test(String.fromCharCode(c)) ? 1 : 0;
-const TOP_LEVEL = /^(?:[a-z]{2,}|xn--[a-z0-9-]+)$/i;
+const TOP_LEVEL = /^[a-z]{2,}$/i;
 
 /** Why `email` (already normalised) is not acceptable to ActiveCampaign, or undefined when it is. */
 export function emailProblem(email: string): string | undefined {

@@ -10,15 +10,12 @@ import {
 } from '../../../../shared/domain/segments/contact';
 
 describe('emailProblem', () => {
-  it.each([
-    'a@example.com',
-    'first.last+tag@sub.example.co.uk',
-    'josé@exämple.de',
-    "o'brien@example.org",
-    'x@xn--p1ai.xn--p1ai',
-  ])('accepts %s', (email) => {
-    expect(emailProblem(email)).toBeUndefined();
-  });
+  it.each(['a@example.com', 'first.last+tag@sub.example.co.uk', 'josé@exämple.de', "o'brien@example.org"])(
+    'accepts %s',
+    (email) => {
+      expect(emailProblem(email)).toBeUndefined();
+    },
+  );
 
   it.each([
     ['no-at.example.com', 'no @'],
@@ -37,6 +34,8 @@ describe('emailProblem', () => {
     ['a@example', 'no "."'],
     ['a@example.c', 'two or more letters'],
     ['a@example.c0m', 'two or more letters'],
+    ['x@xn--p1ai.xn--p1ai', 'two or more letters'],
+    ['user@example.xn--p1ai', 'two or more letters'],
     ['a@example..com', 'empty label'],
     [`${'a'.repeat(250)}@example.com`, 'longer than 255'],
   ])('rejects %s', (email, why) => {
