@@ -226,7 +226,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     // Arrival time: when the request line arrived, before the body is read.
     const now = clock.now();
     const url = new URL(req.url ?? '/', 'http://sandbox');
-    const body = await readBody(req);
+    // The limit is in bytes on the wire (400,000), so keep the raw bytes: `body.length` of the decoded string
+    // counts UTF-16 code units and would let a multi-byte (é, 漢) body over the limit through.
+    const raw = await readBody(req);
+    const body = raw.text;
     if (url.pathname.startsWith('/__sandbox/')) return inspect(req.method ?? 'GET', url, body, res);
     const entry: LoggedRequest = {
       seq: state.log.length + 1,
@@ -345,7 +348,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       return ok(account.info(batch, clock.now()));
     }
     if (method === 'POST' && path === '/api/3/import/bulk_import') {
-      if (body.length >= BULK_LIMIT_BYTES) {
+      if (raw.byteLength >= BULK_LIMIT_BYTES) {
         return reply(
           413,
           { message: 'Request body too large: bulk import bodies must be under 400,000 bytes.' },
@@ -574,14 +577,15 @@ function send(
   res.end(text);
 }
 
-async function readBody(req: http.IncomingMessage): Promise<string> {
+/** The body as UTF-8 text plus its true size in bytes (counted in full even past the kept 5 MB). */
+async function readBody(req: http.IncomingMessage): Promise<{ text: string; byteLength: number }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
+    size += chunk.byteLength;
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return { text: Buffer.concat(chunks).toString('utf8'), byteLength: size };
 }
 
 function parseJson(text: string): unknown {

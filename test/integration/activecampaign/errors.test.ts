@@ -99,6 +99,41 @@ describe('ActiveCampaignClient against the sandbox: errors', () => {
     expect(response.status).toBe(413);
   });
 
+  it.each(['é', '漢'])(
+    'answers 413 when a %s body is 400,000 bytes or more but fewer characters',
+    async (char) => {
+      const bytesPerChar = Buffer.byteLength(char);
+      const perContact = Math.floor(3_900 / bytesPerChar);
+      const contacts = Array.from({ length: 100 }, (_, i) => ({
+        email: `c${i}@example.com`,
+        first_name: char.repeat(perContact),
+      }));
+      // Grow the last name until the body just reaches 400,000 bytes.
+      const base = JSON.stringify({ contacts });
+      const missing = 400_000 - Buffer.byteLength(base);
+      contacts[0]!.first_name += char.repeat(Math.ceil(missing / bytesPerChar));
+      const body = JSON.stringify({ contacts });
+      expect(Buffer.byteLength(body)).toBeGreaterThanOrEqual(400_000);
+      expect(Buffer.byteLength(body)).toBeLessThan(400_000 + bytesPerChar);
+      expect(body.length).toBeLessThan(400_000);
+      // Sent raw: the client would refuse it locally before sending.
+      const response = await fetch(`${sandbox.url}/api/3/import/bulk_import`, {
+        method: 'POST',
+        headers: { 'Api-Token': sandbox.apiKey, 'Content-Type': 'application/json' },
+        body,
+      });
+      expect(response.status).toBe(413);
+      // One character less is under the limit and queued.
+      contacts[0]!.first_name = contacts[0]!.first_name.slice(0, -1);
+      const under = await fetch(`${sandbox.url}/api/3/import/bulk_import`, {
+        method: 'POST',
+        headers: { 'Api-Token': sandbox.apiKey, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ contacts }),
+      });
+      expect(under.status).toBe(200);
+    },
+  );
+
   it('throws ServerError after maxAttempts when every attempt answers 503', async () => {
     sandbox.state.scripted.push(...Array.from({ length: 3 }, () => ({ type: 'unavailable' as const })));
     const error = await clientFor(sandbox, { retry: { maxAttempts: 3, baseDelayMs: 100 } })
