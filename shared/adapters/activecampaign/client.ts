@@ -245,16 +245,17 @@ export class ActiveCampaignClient {
         lostBulkResponse =
           options.body !== undefined && (failure instanceof NetworkError || failure instanceof TimeoutError);
         const retryAfterMs = failure.response?.retryAfterMs;
-        if (!failure.retryable || attempt >= this.policy.maxAttempts) throw failure;
-        if (retryAfterMs !== undefined && retryAfterMs > this.policy.maxRetryAfterMs) throw failure;
         const delay = retryDelay(attempt, retryAfterMs, this.policy, this.random);
         if (failure instanceof RateLimitedError) {
-          // Tell every worker on this account, not just this call, to hold off.
+          // Tell every worker on this account, not just this call, to hold off — before deciding whether THIS
+          // call gives up: a Retry-After too long for us to wait is still binding on everyone else.
           await this.budget.pause(
             failure.scope === 'bulk_imports_per_minute' ? 'bulkImport' : 'request',
             this.clock.now() + (retryAfterMs ?? delay),
           );
         }
+        if (!failure.retryable || attempt >= this.policy.maxAttempts) throw failure;
+        if (retryAfterMs !== undefined && retryAfterMs > this.policy.maxRetryAfterMs) throw failure;
         this.logger.warn(
           `ActiveCampaign ${failure.message} (attempt ${attempt} of ${this.policy.maxAttempts}); retrying in ${delay} ms`,
         );

@@ -5,6 +5,8 @@ import {
   ActiveCampaignError,
   ActiveCampaignNotFoundError,
   AuthenticationError,
+  DEFAULT_RATE_LIMITS,
+  InProcessRateBudget,
   NetworkError,
   RateLimitedError,
   ServerError,
@@ -173,6 +175,21 @@ describe('ActiveCampaignClient against the sandbox: errors', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as RateLimitedError).response?.retryAfterMs).toBe(600_000);
     expect(apiLog()).toHaveLength(1);
+  });
+
+  it('makes another client sharing the budget hold off when one gives up on a Retry-After beyond maxRetryAfterMs', async () => {
+    const budget = new InProcessRateBudget(sandbox.clock, DEFAULT_RATE_LIMITS);
+    const impatient = clientFor(sandbox, { budget, retry: { maxRetryAfterMs: 60_000 } });
+    const other = clientFor(sandbox, { budget });
+    sandbox.state.scripted.push({ type: 'throttle', retryAfterSeconds: 90 });
+    await expect(impatient.verifyCredentials()).rejects.toBeInstanceOf(RateLimitedError);
+
+    await other.verifyCredentials();
+
+    const [refused, next] = apiLog();
+    expect(refused?.outcome).toBe('injected-429');
+    expect(next?.outcome).toBe('ok');
+    expect((next?.at ?? 0) - (refused?.at ?? 0)).toBeGreaterThanOrEqual(90_000);
   });
 
   it('never puts the API key in an error message, a log line or the sandbox request log', async () => {
