@@ -37,6 +37,7 @@ import {
   type HistoryRow,
   type InboxMessage,
   type InstanceRecord,
+  InstanceWriteConflictError,
   isTerminal,
   type RuntimeStatus,
 } from './store';
@@ -274,7 +275,9 @@ export class DurableEngine {
 
   /**
    * Creates an instance (as the extension's start API does). Throws `InstanceExistsError` when a
-   * non-terminal instance has that id; a terminal one is replaced.
+   * non-terminal instance has that id; a terminal one is replaced. Concurrent starts of one id are decided
+   * by storage, not by the read: the row is created only if absent and a terminal row is replaced only
+   * with the ETag it was read with, so exactly one start wins and the others get `InstanceExistsError`.
    */
   async startNew(
     name: string,
@@ -283,10 +286,37 @@ export class DurableEngine {
     parent?: { instanceId: string; taskId: number; executionId: string },
   ): Promise<InstanceRecord> {
     this.checkPayload(instanceId, 'the orchestration input', inputJson);
-    const existing = await this.store.readInstance(instanceId);
-    if (existing && !isTerminal(existing.runtimeStatus))
-      throw new InstanceExistsError(instanceId, existing.runtimeStatus);
-    if (existing) await this.purge(instanceId);
+    // A lost conditional write re-reads: the winner's row answers InstanceExistsError; a row purged in
+    // between lets this start try again (bounded: each lap needs another writer to win meanwhile).
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.store.readInstanceVersion(instanceId);
+      if (existing && !isTerminal(existing.record.runtimeStatus))
+        throw new InstanceExistsError(instanceId, existing.record.runtimeStatus);
+      const record = this.newRecord(name, instanceId, inputJson, parent);
+      try {
+        await this.store.writeInstance(record, existing ? { ifMatch: existing.etag } : { ifAbsent: true });
+      } catch (error) {
+        if (!(error instanceof InstanceWriteConflictError)) throw error;
+        if (attempt >= 5) throw new InstanceExistsError(instanceId, 'Pending');
+        continue;
+      }
+      if (existing) {
+        // Only the winner clears what the terminal instance left (history, inbox, its blobs).
+        this.forget(instanceId);
+        await this.store.clearInstanceData(instanceId, record.executionId);
+      }
+      this.live.set(instanceId, record.executionId);
+      await this.enqueue(this.startMessage(record));
+      return record;
+    }
+  }
+
+  private newRecord(
+    name: string,
+    instanceId: string,
+    inputJson: string | undefined,
+    parent: { instanceId: string; taskId: number; executionId: string } | undefined,
+  ): InstanceRecord {
     const now = this.now().toISOString();
     const record: InstanceRecord = {
       instanceId,
@@ -305,9 +335,6 @@ export class DurableEngine {
           }
         : {}),
     };
-    await this.store.writeInstance(record);
-    this.live.set(instanceId, record.executionId);
-    await this.enqueue(this.startMessage(record));
     return record;
   }
 
@@ -355,6 +382,12 @@ export class DurableEngine {
 
   /** Deletes an instance and everything stored for it. */
   async purge(instanceId: string): Promise<void> {
+    this.forget(instanceId);
+    await this.store.deleteInstance(instanceId);
+  }
+
+  /** Drops what the engine holds in memory for an instance (runtime, inbox, timers). */
+  private forget(instanceId: string): void {
     this.undeleted.delete(instanceId);
     this.runtimes.delete(instanceId);
     this.live.delete(instanceId);
@@ -365,7 +398,6 @@ export class DurableEngine {
         clearTimeout(handle);
         this.timers.delete(key);
       }
-    await this.store.deleteInstance(instanceId);
   }
 
   // ---------------------------------------------------------------- inbox

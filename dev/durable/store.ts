@@ -8,7 +8,9 @@
  *                                                            output, custom status, times, parent, execution
  *                                                            id, the committed history length and the ids of
  *                                                            the inbox messages that commit consumed
- *                                                            (`Consumed`)
+ *                                                            (`Consumed`); created only if absent; a
+ *                                                            terminal one is replaced only with the ETag it
+ *                                                            was read with (one winner per start race)
  *   table `HHistory`    PK = instance id, RK = `<executionId>-<index, 8 digits>`   one row per history event
  *                                                            (`Event` = the event's JSON) of the current
  *                                                            execution, plus our bookkeeping (`Leaf`, `Role`)
@@ -54,6 +56,17 @@ export interface InstanceRecord {
   consumedMessageIds?: string[];
 }
 
+/** A conditional write of an instance row did not hold: the row exists (create) or changed since read. */
+export class InstanceWriteConflictError extends Error {
+  constructor(instanceId: string, reason: string) {
+    super(`Instance '${instanceId}': ${reason}.`);
+    this.name = 'InstanceWriteConflictError';
+  }
+}
+
+/** `ifAbsent`: create only (Azure Tables Insert, 409 if present); `ifMatch`: replace only that version. */
+export type InstanceWriteCondition = { ifAbsent: true } | { ifMatch: string };
+
 /** Our bookkeeping of one scheduling event: which decision (leaf) it serves and in what role. */
 export type HistoryRole = 'first' | 'retryTimer' | 'retryAttempt';
 
@@ -80,10 +93,18 @@ export interface InboxMessage {
 export interface DurableStore {
   init(): Promise<void>;
   readInstance(instanceId: string): Promise<InstanceRecord | undefined>;
-  writeInstance(record: InstanceRecord): Promise<void>;
+  /** The instance with its version (the row's ETag), for a conditional write. */
+  readInstanceVersion(instanceId: string): Promise<{ record: InstanceRecord; etag: string } | undefined>;
+  /** Writes the instance row; throws `InstanceWriteConflictError` when `condition` does not hold. */
+  writeInstance(record: InstanceRecord, condition?: InstanceWriteCondition): Promise<void>;
   listInstances(): Promise<InstanceRecord[]>;
   /** Deletes the instance, its history and its inbox. */
   deleteInstance(instanceId: string): Promise<void>;
+  /**
+   * Deletes the history, the inbox and the large-message blobs of an instance, except the blobs of
+   * execution `keepExecutionId`; the instance row stays (a terminal instance re-created in place).
+   */
+  clearInstanceData(instanceId: string, keepExecutionId: string): Promise<void>;
   readHistory(instanceId: string, executionId: string, length: number): Promise<HistoryRow[]>;
   appendHistory(
     instanceId: string,
@@ -101,6 +122,9 @@ export interface DurableStore {
 /** In-memory store for engine unit tests. JSON round-trips everything, like the real store. */
 export class MemoryStore implements DurableStore {
   private readonly instances = new Map<string, string>();
+  /** ETag stand-in: a version per instance row, changed by every write. */
+  private readonly versions = new Map<string, string>();
+  private version = 0;
   private readonly history = new Map<string, string[]>();
   private readonly inbox = new Map<string, string>();
 
@@ -111,8 +135,28 @@ export class MemoryStore implements DurableStore {
     const text = this.instances.get(instanceId);
     return Promise.resolve(text === undefined ? undefined : (JSON.parse(text) as InstanceRecord));
   }
-  writeInstance(record: InstanceRecord): Promise<void> {
+  readInstanceVersion(instanceId: string): Promise<{ record: InstanceRecord; etag: string } | undefined> {
+    const text = this.instances.get(instanceId);
+    const etag = this.versions.get(instanceId);
+    return Promise.resolve(
+      text === undefined || etag === undefined
+        ? undefined
+        : { record: JSON.parse(text) as InstanceRecord, etag },
+    );
+  }
+  writeInstance(record: InstanceRecord, condition?: InstanceWriteCondition): Promise<void> {
+    // Same answers as Azure Tables: Insert fails when the row exists, If-Match when the ETag differs
+    // (or the row is gone).
+    const current = this.versions.get(record.instanceId);
+    if (condition && 'ifAbsent' in condition && current !== undefined)
+      return Promise.reject(new InstanceWriteConflictError(record.instanceId, 'the instance row exists'));
+    if (condition && 'ifMatch' in condition && current !== condition.ifMatch)
+      return Promise.reject(
+        new InstanceWriteConflictError(record.instanceId, 'the instance row changed since it was read'),
+      );
     this.instances.set(record.instanceId, JSON.stringify(record));
+    this.version += 1;
+    this.versions.set(record.instanceId, String(this.version));
     return Promise.resolve();
   }
   listInstances(): Promise<InstanceRecord[]> {
@@ -120,6 +164,10 @@ export class MemoryStore implements DurableStore {
   }
   async deleteInstance(instanceId: string): Promise<void> {
     this.instances.delete(instanceId);
+    this.versions.delete(instanceId);
+    await this.clearInstanceData(instanceId, '');
+  }
+  async clearInstanceData(instanceId: string, _keepExecutionId: string): Promise<void> {
     await this.clearHistory(instanceId);
     for (const [key, text] of this.inbox)
       if ((JSON.parse(text) as InboxMessage).instanceId === instanceId) this.inbox.delete(key);
@@ -226,9 +274,15 @@ export class TableStore implements DurableStore {
   }
 
   async readInstance(instanceId: string): Promise<InstanceRecord | undefined> {
+    return (await this.readInstanceVersion(instanceId))?.record;
+  }
+
+  async readInstanceVersion(
+    instanceId: string,
+  ): Promise<{ record: InstanceRecord; etag: string } | undefined> {
     try {
       const row = await this.instances.getEntity<Record<string, unknown>>(toKey(instanceId), '');
-      return await this.toInstance(row);
+      return { record: await this.toInstance(row), etag: row.etag };
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
       throw error;
@@ -252,7 +306,7 @@ export class TableStore implements DurableStore {
     };
   }
 
-  async writeInstance(record: InstanceRecord): Promise<void> {
+  async writeInstance(record: InstanceRecord, condition?: InstanceWriteCondition): Promise<void> {
     const { input, output, customStatus, consumedMessageIds, ...meta } = record;
     const row: Row = {
       partitionKey: toKey(record.instanceId),
@@ -267,7 +321,25 @@ export class TableStore implements DurableStore {
     // Consumed ids of a big fan-in batch can pass the inline limit; they go to a blob like any text.
     if (consumedMessageIds?.length)
       await this.pack(row, 'Consumed', JSON.stringify(consumedMessageIds), `${blobBase}-consumed.json`);
-    await this.instances.upsertEntity(row, 'Replace');
+    if (!condition) {
+      await this.instances.upsertEntity(row, 'Replace');
+      return;
+    }
+    try {
+      if ('ifAbsent' in condition) await this.instances.createEntity(row);
+      else await this.instances.updateEntity(row, 'Replace', { etag: condition.ifMatch });
+    } catch (error) {
+      const status = (error as { statusCode?: number }).statusCode;
+      // 409 EntityAlreadyExists (insert), 412 UpdateConditionNotSatisfied, 404 (row deleted meanwhile).
+      if (status !== 409 && status !== 412 && status !== 404) throw error;
+      for (const property of ['InputBlob', 'OutputBlob', 'CustomStatusBlob', 'ConsumedBlob'])
+        if (typeof row[property] === 'string')
+          await this.blobs.deleteBlob(row[property]).catch(() => undefined);
+      throw new InstanceWriteConflictError(
+        record.instanceId,
+        'ifAbsent' in condition ? 'the instance row exists' : 'the instance row changed since it was read',
+      );
+    }
   }
 
   async listInstances(): Promise<InstanceRecord[]> {
@@ -282,6 +354,14 @@ export class TableStore implements DurableStore {
     await this.deletePartition(this.instances, toKey(instanceId));
     for await (const blob of this.blobs.listBlobsFlat({ prefix: `${toKey(instanceId)}/` }))
       await this.blobs.deleteBlob(blob.name);
+  }
+
+  async clearInstanceData(instanceId: string, keepExecutionId: string): Promise<void> {
+    await this.clearHistory(instanceId);
+    await this.deletePartition(this.inbox, toKey(instanceId));
+    const keep = `${toKey(instanceId)}/${keepExecutionId}/`;
+    for await (const blob of this.blobs.listBlobsFlat({ prefix: `${toKey(instanceId)}/` }))
+      if (!blob.name.startsWith(keep)) await this.blobs.deleteBlob(blob.name);
   }
 
   private async deletePartition(table: TableClient, partitionKey: string): Promise<void> {

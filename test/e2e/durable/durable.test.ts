@@ -322,3 +322,60 @@ describe('Durable backend (host process entry)', () => {
     await running.stop();
   }, 60_000);
 });
+
+describe('local Durable backend: concurrent starts of one instance id', () => {
+  it('answers 202 to exactly one of concurrent starts and 409 to the rest, also when re-creating a finished instance', async () => {
+    const hub = uniqueHub('Race');
+    const running = await startHostProcess(hub);
+    const webhook = `${running.url}/runtime/webhooks/durabletask`;
+    const race = async (): Promise<number[]> =>
+      (
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            fetch(`${webhook}/orchestrators/waiter/export-1`, { method: 'POST', body: JSON.stringify(i) }),
+          ),
+        )
+      )
+        .map((res) => res.status)
+        .sort();
+    const store = new TableStore(azuriteConnectionString(), hub);
+    const executionStarts = async (): Promise<number> => {
+      const record = (await store.readInstance('export-1'))!;
+      const rows = await store.readHistory('export-1', record.executionId, record.historyLength);
+      return rows.filter((r) => r.event.EventType === EventType.ExecutionStarted).length;
+    };
+    const runToCompletion = async (data: number) => {
+      await poll(
+        async () =>
+          (await webhookStatus(running.url, 'export-1')).customStatus === 'waiting' ? true : undefined,
+        20_000,
+        'waiting',
+      );
+      expect(await executionStarts()).toBe(1);
+      const raised = await fetch(`${webhook}/instances/export-1/raiseEvent/go`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(data),
+      });
+      expect(raised.status).toBe(202);
+      return poll(
+        async () => {
+          const status = await webhookStatus(running.url, 'export-1');
+          return status.runtimeStatus === 'Completed' ? status : undefined;
+        },
+        20_000,
+        'completion',
+      );
+    };
+
+    expect(await race()).toEqual([202, 409, 409, 409, 409, 409, 409, 409]);
+    expect((await runToCompletion(1)).output).toEqual({ got: 1 });
+    // The committed row names the messages it consumed (what a restart skips); none are left behind.
+    expect((await store.readInstance('export-1'))!.consumedMessageIds?.length).toBeGreaterThan(0);
+    expect(await store.listMessages()).toEqual([]);
+
+    expect(await race()).toEqual([202, 409, 409, 409, 409, 409, 409, 409]);
+    expect((await runToCompletion(2)).output).toEqual({ got: 2 });
+    await running.stop();
+  }, 45_000);
+});

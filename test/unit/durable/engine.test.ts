@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type DurableBackend, DurableEngine, startDurableBackend } from '../../../dev/durable';
+import { InstanceExistsError } from '../../../dev/durable/engine';
 import { EventType, eventTypeName } from '../../../dev/durable/history';
 import { MemoryStore } from '../../../dev/durable/store';
 import { createFunctionHost, type LocalFunctionHost } from '../../../dev/host/functionHost';
@@ -326,5 +327,53 @@ describe('DurableEngine restart', () => {
     expect(record.runtimeStatus).toBe('Completed');
     expect(JSON.parse(record.output!)).toEqual({ count: 1 });
     expect(await crashing.listMessages()).toEqual([]);
+  });
+});
+
+describe('DurableEngine.startNew', () => {
+  /** Settles `n` concurrent starts of one id; returns the winners' records and the losers' errors. */
+  async function race(instanceId: string, n: number) {
+    const results = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) => backend.engine.startNew('waiter', instanceId, JSON.stringify(i))),
+    );
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    return { won, lost };
+  }
+
+  async function executionStarts(instanceId: string): Promise<number> {
+    const record = (await store.readInstance(instanceId))!;
+    const rows = await store.readHistory(instanceId, record.executionId, record.historyLength);
+    return rows.filter((r) => r.event.EventType === EventType.ExecutionStarted).length;
+  }
+
+  it('lets exactly one of concurrent starts of one id win, for a new and for a finished instance', async () => {
+    const first = await race('once-only', 8);
+    expect(first.won).toHaveLength(1);
+    expect(first.lost).toHaveLength(7);
+    expect(first.lost.every((e) => e instanceof InstanceExistsError)).toBe(true);
+    await expect.poll(async () => (await status('once-only')).customStatus).toBe('waiting');
+    const running = (await store.readInstance('once-only'))!;
+    expect(running.executionId).toBe(first.won[0]!.executionId);
+    expect(running.input).toBe(first.won[0]!.input);
+    expect(await executionStarts('once-only')).toBe(1);
+    // Through the HTTP API a start of the running instance is a 409, as in the extension.
+    const again = await start('waiter', 'once-only', null);
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain("instance ID 'once-only' already exists");
+    await backend.engine.raiseEvent('once-only', 'go', '1');
+    expect((await backend.engine.waitForCompletion('once-only')).runtimeStatus).toBe('Completed');
+
+    // Re-creating the finished instance: one start replaces it (If-Match on the row read), the rest lose.
+    const second = await race('once-only', 8);
+    expect(second.won).toHaveLength(1);
+    expect(second.lost.every((e) => e instanceof InstanceExistsError)).toBe(true);
+    expect(second.lost).toHaveLength(7);
+    await expect.poll(async () => (await status('once-only')).customStatus).toBe('waiting');
+    expect((await store.readInstance('once-only'))!.executionId).toBe(second.won[0]!.executionId);
+    expect(await executionStarts('once-only')).toBe(1);
+    await backend.engine.raiseEvent('once-only', 'go', '2');
+    const done = await backend.engine.waitForCompletion('once-only');
+    expect(JSON.parse(done.output!)).toEqual({ got: 2 });
   });
 });
