@@ -25,6 +25,7 @@ import {
   type ActiveCampaignRequestInfo,
   type ActiveCampaignResponseInfo,
   AuthenticationError,
+  BudgetSlotMissedError,
   NetworkError,
   RateLimitedError,
   ServerError,
@@ -231,7 +232,16 @@ export class ActiveCampaignClient {
     let lostBulkResponse = false;
     for (let attempt = 1; ; attempt++) {
       const request: ActiveCampaignRequestInfo = { method, path: `/api/3/${path}`, attempt };
-      await this.budget.acquire(options.kind ?? 'request');
+      try {
+        await this.budget.acquire(options.kind ?? 'request');
+      } catch (error) {
+        // A shared budget that could not give an on-time slot (nothing was sent): back off and ask again.
+        if (!(error instanceof BudgetSlotMissedError) || attempt >= this.policy.maxAttempts) throw error;
+        const delay = retryDelay(attempt, undefined, this.policy, this.random);
+        this.logger.warn(`${error.message}; asking again in ${delay} ms`);
+        await this.clock.sleep(delay);
+        continue;
+      }
       if (attempt > 1) {
         this.stats.retries++;
         // The previous attempt may have been queued by ActiveCampaign; this one may queue the same contacts again.

@@ -156,6 +156,24 @@ export class TimeoutError extends ActiveCampaignError {
   }
 }
 
+/**
+ * The shared rate budget could not hand out a slot that was still on time (every reservation was already
+ * missed when storage answered). Nothing was sent; retryable, like a 429 we caused ourselves.
+ */
+export class BudgetSlotMissedError extends ActiveCampaignError {
+  constructor(kind: string, missed: number, lateByMs: number) {
+    super(
+      `ActiveCampaign rate budget: ${missed} reserved slots missed (last by ${Math.round(lateByMs)} ms)`,
+      {
+        code: 'activecampaign_budget_slot_missed',
+        retryable: true,
+        status: 503,
+        request: { method: 'RESERVE', path: `(${kind} slot in the shared rate budget)`, attempt: missed },
+      },
+    );
+  }
+}
+
 /** A response we cannot interpret: an unexpected status or a body that fails its schema. Not retried. */
 export class UnexpectedResponseError extends ActiveCampaignError {
   constructor(

@@ -7,6 +7,7 @@
 import type { TableClient } from '@azure/data-tables';
 
 import { type Clock, sleepUntil } from './clock';
+import { BudgetSlotMissedError } from './errors';
 import {
   type BudgetKind,
   type BudgetState,
@@ -20,6 +21,8 @@ import {
 } from './rateBudget';
 
 const PARTITION = 'activecampaign-budget';
+/** Reservations missed in a row before `acquire` gives up with a retryable error. */
+export const MAX_MISSED_SLOTS = 10;
 
 interface BudgetRow extends BudgetState {
   partitionKey: string;
@@ -60,18 +63,28 @@ export class TableRateBudget implements RateBudget {
   /**
    * Reserves a slot in the shared row, then sleeps until it. A slot already missed by more than the safety
    * margin when the storage round trip returns is abandoned and a new one reserved: sending late would put
-   * this request right before the next holder's, a burst ActiveCampaign would count.
+   * this request right before the next holder's, a burst ActiveCampaign would count. After
+   * `MAX_MISSED_SLOTS` misses in a row it throws the retryable `BudgetSlotMissedError` instead of sending
+   * late anyway; the client's retry loop backs off and asks again.
+   *
+   * Clock-skew assumption: slots are absolute times written by one instance and compared with another
+   * instance's clock, so every instance's clock must agree to well within the tolerance (10% of a request
+   * interval, ~22 ms at 5 requests/s). An instance whose clock runs ahead sees every slot as missed (and gets
+   * BudgetSlotMissedError); one that runs behind sends early, into the previous holder's slot. Azure hosts
+   * keep NTP time (skew of a few ms), which is why this is acceptable; a shared clock would not need it.
    */
   async acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void> {
     const tolerance = intervalsOf(this.limits).request * (1 - this.limits.requestSafety);
-    for (let tries = 0; ; tries++) {
+    for (let missed = 0; ; missed++) {
       const slot = await this.update((state, now) =>
         reserveSlot(state, kind, now + 2 * this.lead, this.limits),
       );
-      if (this.clock.now() - slot <= tolerance || tries >= 10) {
+      const late = this.clock.now() - slot;
+      if (late <= tolerance) {
         await sleepUntil(this.clock, slot, signal);
         return;
       }
+      if (missed + 1 >= MAX_MISSED_SLOTS) throw new BudgetSlotMissedError(kind, missed + 1, late);
     }
   }
 
