@@ -28,7 +28,15 @@ describe('RequestPacker', () => {
     const contacts = Array.from({ length: 1001 }, (_, i) => JSON.stringify({ email: `p${i}@example.com` }));
     const requests = pack(contacts).flatMap((s) => s.requests);
     expect(requests.map((r) => r.contactCount)).toEqual([250, 250, 250, 250, 1]);
-    expect(pack(contacts).map((s) => s.requests.length)).toEqual([4, 1]);
+    const fourPerSlice = { ...DEFAULT_PACKING_LIMITS, requestsPerSlice: 4 };
+    expect(pack(contacts, fourPerSlice).map((s) => s.requests.length)).toEqual([4, 1]);
+  });
+
+  it('closes a slice at sixteen requests (4,000 small contacts) by default', () => {
+    const contacts = Array.from({ length: 4001 }, (_, i) => JSON.stringify({ email: `p${i}@example.com` }));
+    const slices = pack(contacts);
+    expect(slices.map((s) => s.requests.length)).toEqual([16, 1]);
+    expect(slices.map((s) => s.requests.reduce((n, r) => n + r.contactCount, 0))).toEqual([4000, 1]);
   });
 
   it('splits by exact serialised bytes, under 400,000, when field values are huge', () => {
