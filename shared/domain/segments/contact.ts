@@ -38,7 +38,24 @@ export function normaliseText(value: string | undefined): string {
 /** Like `normaliseText`, and collapses inner runs of whitespace (quoted newlines in names) to one space. */
 export function normaliseName(value: string | undefined): string {
   const text = normaliseText(value);
-  return /\s\s|[\t\n\r\f\v\u00a0]/.test(text) ? text.replace(/\s+/g, ' ') : text;
+  return needsCollapse(text) ? text.replace(/\s+/g, ' ') : text;
+}
+
+const COLLAPSE = /\s\s|[\t\n\r\f\v\u00a0]/;
+
+/** `COLLAPSE.test(text)`, decided by a character scan for ASCII text (the regex runs once per name otherwise). */
+function needsCollapse(text: string): boolean {
+  let space = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return COLLAPSE.test(text);
+    if (c >= 0x09 && c <= 0x0d) return true;
+    if (c === 0x20) {
+      if (space) return true;
+      space = true;
+    } else space = false;
+  }
+  return false;
 }
 
 /** Normalises an email address: trimmed, NFC, lower-case (ActiveCampaign matches emails case-insensitively). */
@@ -155,7 +172,19 @@ export function writeBulkContact(contact: Contact, listId: number, out: JsonWrit
     });
     out.ascii(']');
   }
-  out.ascii(`,"subscribe":[{"listid":${listId}}]}`);
+  out.ascii(subscribeTail(listId));
+}
+
+let tailListId = -1;
+let tail = '';
+
+/** The contact's closing `subscribe` piece, built once per list rather than once per contact. */
+function subscribeTail(listId: number): string {
+  if (listId !== tailListId) {
+    tail = `,"subscribe":[{"listid":${listId}}]}`;
+    tailListId = listId;
+  }
+  return tail;
 }
 
 /** The bulk_import entry that unsubscribes `email` from the list (mirror mode); carries only the email. */

@@ -84,6 +84,9 @@ export class SegmentPipeline {
   private readonly emailHash: Hash64 = { hi: 0, lo: 0 };
   private readonly contentHash: Hash64 = { hi: 0, lo: 0 };
   private readonly hasher = new Hasher64();
+  /** `String(listId)` and `String(fieldId)`, made once instead of once per row for the content hash. */
+  private readonly listIdText: string;
+  private readonly fieldIdTexts = new Map<number, string>();
   private readonly counts: PipelineCounts = {
     rows: 0,
     contacts: 0,
@@ -103,6 +106,7 @@ export class SegmentPipeline {
     private readonly options: PipelineOptions,
     private readonly sink: PipelineSink,
   ) {
+    this.listIdText = String(options.listId);
     this.seen = new Uint8Array(options.previous.count);
     const expected = Math.max(1024, options.previous.count + (options.previous.count >>> 4));
     this.firstFile = new Uint16Array(expected);
@@ -176,8 +180,8 @@ export class SegmentPipeline {
     const h = this.hasher.reset().update(contact.firstName).update(contact.lastName).update(contact.phone);
     for (const tag of contact.tags) h.update(tag);
     h.update('\u0002');
-    for (const f of contact.fields) h.update(String(f.id)).update(f.value);
-    const { hi: chi, lo: clo } = h.update(String(this.options.listId)).digest(this.contentHash);
+    for (const f of contact.fields) h.update(this.fieldIdText(f.id)).update(f.value);
+    const { hi: chi, lo: clo } = h.update(this.listIdText).digest(this.contentHash);
     this.target.add(hi, lo, chi, clo, email);
     const previous = this.options.previous;
     const at = previous.count === 0 ? -1 : previous.find(hi, lo);
@@ -263,6 +267,12 @@ export class SegmentPipeline {
   /** The counts so far (for progress). */
   get progress(): Readonly<PipelineCounts> {
     return this.counts;
+  }
+
+  private fieldIdText(id: number): string {
+    let text = this.fieldIdTexts.get(id);
+    if (text === undefined) this.fieldIdTexts.set(id, (text = String(id)));
+    return text;
   }
 
   private tagsOf(fields: readonly string[]): string[] {

@@ -160,8 +160,19 @@ export class SnapshotBuilder {
     if (this.n === this.emailHi.length) this.growEntries();
     const start = this.offsets[this.n]!;
     if (start + email.length * 3 > this.bytes.length) this.growBytes(start + email.length * 3);
-    const { written } = encoder.encodeInto(email, this.bytes.subarray(start));
-    return this.push(emailHi, emailLo, contentHi, contentLo, start + written);
+    // Emails are almost always ASCII: copy the code units (a per-row subarray + encodeInto call costs more).
+    const bytes = this.bytes;
+    const n = email.length;
+    let end = start;
+    for (let i = 0; i < n; i++) {
+      const c = email.charCodeAt(i);
+      if (c > 0x7f) {
+        end = start + encoder.encodeInto(email, bytes.subarray(start)).written;
+        break;
+      }
+      bytes[end++] = c;
+    }
+    return this.push(emailHi, emailLo, contentHi, contentLo, end);
   }
 
   /** Copies entry `i` of `from` unchanged. */

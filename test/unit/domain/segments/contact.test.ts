@@ -51,6 +51,23 @@ describe('normalise', () => {
   it('collapses inner whitespace in names when a quoted newline is inside', () => {
     expect(normaliseName('  Mary\r\n  Jane ')).toBe('Mary Jane');
   });
+
+  it('collapses names exactly like the whitespace regex when the text mixes spaces, controls and NBSP', () => {
+    const pieces = ['a', 'Zé', ' ', '  ', '\t', '\n', '\v', '\f', '\r', '\u00a0', '\u2003', 'x y'];
+    let seed = 7;
+    for (let n = 0; n < 2_000; n++) {
+      let text = '';
+      for (let k = 0; k < 5; k++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        text += pieces[seed % pieces.length];
+      }
+      const trimmed = text.trim().normalize('NFC');
+      const expected = /\s\s|[\t\n\r\f\v\u00a0]/.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
+      expect(normaliseName(text)).toBe(expected);
+    }
+    expect(normaliseName('Mary  Jane')).toBe('Mary Jane');
+    expect(normaliseName('Mary Jane')).toBe('Mary Jane');
+  });
 });
 
 describe('toBulkContact', () => {
