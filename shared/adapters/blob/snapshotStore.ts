@@ -20,6 +20,13 @@ import { runFolder, snapshotBlobName, targetSnapshotBlobName } from './runFolder
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
+/**
+ * The stored bytes each snapshot was read from. Snapshots are never mutated, so writing one that was read
+ * (an unchanged run's target IS the previous snapshot) can upload those bytes as they are instead of
+ * encoding and compressing a million entries again.
+ */
+const storedBytes = new WeakMap<Snapshot, Buffer>();
+
 /** Reads a snapshot blob; undefined when it does not exist. */
 export async function readSnapshot(
   container: ContainerClient,
@@ -33,7 +40,9 @@ export async function readSnapshot(
     throw error;
   }
   try {
-    return decodeSnapshot(await gunzipAsync(bytes));
+    const snapshot = decodeSnapshot(await gunzipAsync(bytes));
+    storedBytes.set(snapshot, bytes);
+    return snapshot;
   } catch (error) {
     throw new AppError(`Snapshot ${blobName} is corrupt: ${(error as Error).message}`, {
       code: 'snapshot_corrupt',
@@ -53,16 +62,20 @@ export async function writeSnapshot(
   blobName: string,
   snapshot: Snapshot,
 ): Promise<void> {
+  const bytes = storedBytes.get(snapshot) ?? (await compressSnapshot(snapshot));
+  await container.getBlockBlobClient(blobName).uploadData(bytes, {
+    blobHTTPHeaders: { blobContentType: 'application/octet-stream', blobContentEncoding: 'identity' },
+  });
+}
+
+async function compressSnapshot(snapshot: Snapshot): Promise<Buffer> {
   const raw = encodeSnapshot(snapshot);
   const split = encodedTablesBytes(snapshot.count);
   const members = await Promise.all([
     gzipAsync(raw.subarray(0, split), { level: 0 }),
     gzipAsync(raw.subarray(split), { level: 1 }),
   ]);
-  const bytes = Buffer.concat(members);
-  await container.getBlockBlobClient(blobName).uploadData(bytes, {
-    blobHTTPHeaders: { blobContentType: 'application/octet-stream', blobContentEncoding: 'identity' },
-  });
+  return Buffer.concat(members);
 }
 
 /**

@@ -87,6 +87,8 @@ export class SegmentPipeline {
   /** `String(listId)` and `String(fieldId)`, made once instead of once per row for the content hash. */
   private readonly listIdText: string;
   private readonly fieldIdTexts = new Map<number, string>();
+  /** The current row's normalised custom field values, one per mapped field column (reused across rows). */
+  private readonly values: string[] = [];
   private readonly counts: PipelineCounts = {
     rows: 0,
     contacts: 0,
@@ -154,19 +156,16 @@ export class SegmentPipeline {
     if (problem) return this.reject(line, rawEmail, 'invalid_email', problem);
     const { hi, lo } = hash64(email, this.emailHash);
 
-    const contact: Contact = {
-      email,
-      firstName: columns.firstName === -1 ? '' : normaliseName(fields[columns.firstName]),
-      lastName: columns.lastName === -1 ? '' : normaliseName(fields[columns.lastName]),
-      phone: columns.phone === -1 ? '' : normaliseText(fields[columns.phone]),
-      tags: this.tagsOf(fields),
-      fields: [],
-    };
-    for (const f of columns.fields) {
-      const value = normaliseText(fields[f.index]);
-      if (value !== '') contact.fields.push({ id: f.fieldId, value });
-    }
-    const tooLong = this.tooLong(contact);
+    // Normalised values in locals: the Contact object is built only for the rows that are sent (on an
+    // incremental run most rows are unchanged and never need it, nor its arrays).
+    const firstName = columns.firstName === -1 ? '' : normaliseName(fields[columns.firstName]);
+    const lastName = columns.lastName === -1 ? '' : normaliseName(fields[columns.lastName]);
+    const phone = columns.phone === -1 ? '' : normaliseText(fields[columns.phone]);
+    const tags = this.tagsOf(fields);
+    const fieldColumns = columns.fields;
+    const values = this.values;
+    for (let i = 0; i < fieldColumns.length; i++) values[i] = normaliseText(fields[fieldColumns[i]!.index]);
+    const tooLong = this.tooLong(firstName, lastName, phone, tags);
     if (tooLong) return this.hold(line, rawEmail, 'field_too_long', tooLong);
 
     const entry = this.target.count;
@@ -177,10 +176,14 @@ export class SegmentPipeline {
     }
     // The content hash covers everything sent, without building the JSON: most rows of an incremental
     // run are unchanged and never need it.
-    const h = this.hasher.reset().update(contact.firstName).update(contact.lastName).update(contact.phone);
-    for (const tag of contact.tags) h.update(tag);
+    const h = this.hasher.reset().update(firstName).update(lastName).update(phone);
+    for (const tag of tags) h.update(tag);
     h.update('\u0002');
-    for (const f of contact.fields) h.update(this.fieldIdText(f.id)).update(f.value);
+    for (let i = 0; i < fieldColumns.length; i++) {
+      // Empty custom values are not sent, so not hashed (the same pairs as `contact.fields` below).
+      const value = values[i]!;
+      if (value !== '') h.update(this.fieldIdText(fieldColumns[i]!.fieldId)).update(value);
+    }
     const { hi: chi, lo: clo } = h.update(this.listIdText).digest(this.contentHash);
     this.target.add(hi, lo, chi, clo, email);
     const previous = this.options.previous;
@@ -201,6 +204,11 @@ export class SegmentPipeline {
       }
     }
     if (send && !this.capExceeded) {
+      const contact: Contact = { email, firstName, lastName, phone, tags, fields: [] };
+      for (let i = 0; i < fieldColumns.length; i++) {
+        const value = values[i]!;
+        if (value !== '') contact.fields.push({ id: fieldColumns[i]!.fieldId, value });
+      }
       // Encoded once, straight into the request body; the encoder's byte count is the size check.
       this.packer.beginContact();
       writeBulkContact(contact, this.options.listId, this.packer);
@@ -289,15 +297,15 @@ export class SegmentPipeline {
     return tags;
   }
 
-  private tooLong(contact: Contact): string | undefined {
+  private tooLong(firstName: string, lastName: string, phone: string, tags: string[]): string | undefined {
     const { mapping } = this.options;
-    if (contact.firstName.length > MAX_FIELD_LENGTH)
+    if (firstName.length > MAX_FIELD_LENGTH)
       return `${mapping.firstName} is longer than ${MAX_FIELD_LENGTH} characters`;
-    if (contact.lastName.length > MAX_FIELD_LENGTH)
+    if (lastName.length > MAX_FIELD_LENGTH)
       return `${mapping.lastName} is longer than ${MAX_FIELD_LENGTH} characters`;
-    if (contact.phone.length > MAX_FIELD_LENGTH)
+    if (phone.length > MAX_FIELD_LENGTH)
       return `${mapping.phone} is longer than ${MAX_FIELD_LENGTH} characters`;
-    const tag = contact.tags.find((t) => t.length > MAX_FIELD_LENGTH);
+    const tag = tags.find((t) => t.length > MAX_FIELD_LENGTH);
     if (tag !== undefined)
       return `a tag in ${mapping.tags.column} is longer than ${MAX_FIELD_LENGTH} characters`;
     return undefined;

@@ -6,7 +6,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
 
 import { prepareSegments, type PrepareSegmentsInput } from '../../../../shared/adapters/blob/prepareSegments';
-import { advanceExportSnapshot } from '../../../../shared/adapters/blob/snapshotStore';
+import { snapshotBlobName } from '../../../../shared/adapters/blob/runFolder';
+import { advanceExportSnapshot, readSnapshot } from '../../../../shared/adapters/blob/snapshotStore';
 import { InputFileError, LimitExceededError, NotFoundError } from '../../../../shared/errors';
 import { freshContainer } from '../../../helpers/azurite';
 import {
@@ -314,5 +315,31 @@ describe('prepareSegments', () => {
 
     const full = await prepare({ segments: ['Alpha'], runId: 'run4', fullResync: true });
     expect(full.counts.toUpsert).toBe(100);
+  });
+
+  it('stages the previous snapshot as the target, byte for byte, when nothing changed', async () => {
+    const { segments, work, prepare } = await setup();
+    await writePlainSegment(segments, 'Alpha', [{ rows: 50 }]);
+    const first = await prepare({ segments: ['Alpha'], membership: 'mirror' });
+    const sent = contactsOf(await slicesOf(work, first.runFolder)).map((c) => c.email);
+    await advanceExportSnapshot(work, { exportId: 'exp1', runId: 'run1', confirmedEmails: sent });
+
+    const second = await prepare({ segments: ['Alpha'], membership: 'mirror', runId: 'run2' });
+    expect(second.counts).toMatchObject({ unchanged: 50, toUpsert: 0, toUnsubscribe: 0 });
+    const previous = await readSnapshot(work, snapshotBlobName('exp1'));
+    const target = await readSnapshot(work, second.targetSnapshotBlob);
+    expect(target!.count).toBe(50);
+    expect(Buffer.from(target!.emailBytes)).toEqual(Buffer.from(previous!.emailBytes));
+    expect(Array.from(target!.contentLo)).toEqual(Array.from(previous!.contentLo));
+    const [stored, staged] = await Promise.all([
+      work.getBlobClient(snapshotBlobName('exp1')).downloadToBuffer(),
+      work.getBlobClient(second.targetSnapshotBlob).downloadToBuffer(),
+    ]);
+    expect(staged.equals(stored)).toBe(true);
+
+    // Advancing after a run that sent nothing keeps the same snapshot, so the next run still sends nothing.
+    await advanceExportSnapshot(work, { exportId: 'exp1', runId: 'run2', confirmedEmails: [] });
+    const third = await prepare({ segments: ['Alpha'], membership: 'mirror', runId: 'run3' });
+    expect(third.counts).toMatchObject({ unchanged: 50, toUpsert: 0 });
   });
 });
