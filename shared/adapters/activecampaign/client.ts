@@ -321,6 +321,8 @@ export class ActiveCampaignClient {
     if (error) throw error;
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
+      // Not retried (a resubmission could double-queue), and the status is kept: for a 2xx the caller must
+      // treat the request as possibly applied (importContacts reports its contacts `unconfirmed`).
       throw new UnexpectedResponseError(
         request,
         { status, body: json, retryAfterMs: undefined },

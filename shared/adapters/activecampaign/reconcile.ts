@@ -11,7 +11,7 @@ import { isRetryable } from '../../errors';
 import { isAcceptableEmail, toBulkImportRequests } from './batches';
 import type { ActiveCampaignClient } from './client';
 import type { Clock } from './clock';
-import { ActiveCampaignError, ValidationFailedError } from './errors';
+import { ActiveCampaignError, UnexpectedResponseError, ValidationFailedError } from './errors';
 import type { BulkImportContact, BulkImportRequest, FailureReason, ImportInfo } from './schemas';
 
 /** Why ActiveCampaign skipped a contact. `import/info` lists only the email, never the reason. */
@@ -30,7 +30,9 @@ export type BatchOutcome =
       failed: { email: string; reason: string }[];
       contactIds: string[];
     }
-  | { state: 'resubmit'; status: 'failed' | 'interrupted' };
+  | { state: 'resubmit'; status: 'failed' | 'interrupted' }
+  /** `completed`, but the answer does not add up to what we sent: no evidence either way. */
+  | { state: 'inconsistent'; reason: string };
 
 /**
  * Pure: maps one `import/info` answer for a batch of `submittedEmails` to an outcome. When completed,
@@ -44,6 +46,20 @@ export function toBatchOutcome(info: ImportInfo, submittedEmails: readonly strin
   if (info.status === 'waiting' || info.status === 'claimed' || info.status === 'active')
     return { state: 'pending', status: info.status };
   if (info.status !== 'completed') return { state: 'pending', status: 'unknown', reported: info.status };
+  // Cross-check: ActiveCampaign lists one contact id per imported contact under `success` and one email per
+  // skipped contact under `failure` (the sandbox does the same), so when both lists are present they must add
+  // up to what we sent. If they do not, `submitted − failure` would confirm contacts without evidence.
+  if (info.success !== undefined && info.failure !== undefined) {
+    const reported = info.success.length + info.failure.length;
+    if (reported !== submittedEmails.length) {
+      return {
+        state: 'inconsistent',
+        reason:
+          `counts disagree: import/info reports ${info.success.length} imported + ${info.failure.length} failed ` +
+          `for ${submittedEmails.length} contacts submitted; will be retried on the next run`,
+      };
+    }
+  }
   const failedSet = new Set((info.failure ?? []).map((e) => e.toLowerCase()));
   const confirmed: string[] = [];
   const failed: { email: string; reason: string }[] = [];
@@ -145,6 +161,8 @@ export async function reconcileBatches(
             ? `import/info reports an undocumented status ${JSON.stringify(outcome.reported.slice(0, 50))}`
             : 'still processing';
         next.push({ ...batch, last });
+      } else if (outcome.state === 'inconsistent') {
+        giveUp(batch, `batch ${batch.batchId} completed but ${outcome.reason}`);
       } else if (outcome.state === 'completed') {
         outcomes.push(...outcome.confirmed.map((email): ContactOutcome => ({ email, status: 'confirmed' })));
         outcomes.push(
@@ -244,8 +262,14 @@ export async function importContacts(
           error instanceof ValidationFailedError
             ? `request rejected by ActiveCampaign: ${describeFailureReasons(error.failureReasons)}`
             : `not sent: ${error.message}`;
-        const status = error.retryable ? 'unconfirmed' : 'rejected';
-        outcomes.push(...emailsOf(request).map((email): ContactOutcome => ({ email, status, reason })));
+        // A 2xx whose body we cannot read is not a refusal: ActiveCampaign may well have queued the import.
+        const answered = error.response?.status ?? 0;
+        const maybeQueued = error instanceof UnexpectedResponseError && answered >= 200 && answered < 300;
+        const status = error.retryable || maybeQueued ? 'unconfirmed' : 'rejected';
+        const why = maybeQueued
+          ? `ActiveCampaign answered ${answered} with an unexpected body, so it may have queued these contacts; not confirmed (${error.message})`
+          : reason;
+        outcomes.push(...emailsOf(request).map((email): ContactOutcome => ({ email, status, reason: why })));
       }
     }
   };

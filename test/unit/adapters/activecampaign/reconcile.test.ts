@@ -50,6 +50,32 @@ describe('toBatchOutcome', () => {
   });
 });
 
+describe('toBatchOutcome cross-check', () => {
+  const submitted = ['a@example.com', 'b@example.com', 'c@example.com'];
+
+  it('is inconsistent, not completed, when success + failure do not add up to the contacts submitted', () => {
+    const outcome = toBatchOutcome({ status: 'completed', success: ['1'], failure: [] }, submitted);
+    expect(outcome).toEqual({
+      state: 'inconsistent',
+      reason: expect.stringContaining('counts disagree') as string,
+    });
+    expect(
+      toBatchOutcome({ status: 'completed', success: ['1', '2', '3', '4'], failure: [] }, submitted).state,
+    ).toBe('inconsistent');
+  });
+
+  it('completes when the counts agree, as on a normal completion', () => {
+    expect(
+      toBatchOutcome({ status: 'completed', success: ['1', '2'], failure: ['c@example.com'] }, submitted)
+        .state,
+    ).toBe('completed');
+  });
+
+  it('completes when a list is absent (nothing to cross-check)', () => {
+    expect(toBatchOutcome({ status: 'completed', failure: [] }, submitted).state).toBe('completed');
+  });
+});
+
 describe('describeFailureReasons', () => {
   it('joins string and per-contact reasons into one line', () => {
     expect(describeFailureReasons(['limit', { contact: 2, failureReason: 'bad email' }])).toBe(

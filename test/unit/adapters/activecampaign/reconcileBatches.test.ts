@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
 import {
-  type ActiveCampaignClient,
+  ActiveCampaignClient,
   ActiveCampaignNotFoundError,
   type BulkImportAccepted,
   type BulkImportRequest,
   type Clock,
+  importContacts,
   type ImportInfo,
   reconcileBatches,
   ServerError,
@@ -108,6 +109,21 @@ describe('reconcileBatches', () => {
     expect(b[0]?.reason).toContain('deadline');
   });
 
+  it('makes only batch B unconfirmed (counts disagree) when its import/info lists fewer contacts than were sent', async () => {
+    const client = stubClient((id) =>
+      id === 'A'
+        ? { status: 'completed', success: ['1', '2'], failure: [] }
+        : { status: 'completed', success: ['3'], failure: [] },
+    );
+
+    const result = await reconcileBatches(client, batches, { clock: fakeClock() });
+
+    expect(result.outcomes.filter((o) => o.status === 'confirmed')).toHaveLength(2);
+    const b = result.outcomes.filter((o) => o.email.startsWith('b'));
+    expect(b.map((o) => o.status)).toEqual(['unconfirmed', 'unconfirmed']);
+    expect(b[0]?.reason).toContain('counts disagree');
+  });
+
   it('completes a batch that reported an undocumented status before finishing', async () => {
     let looks = 0;
     const client = stubClient(() =>
@@ -117,5 +133,45 @@ describe('reconcileBatches', () => {
     );
     const result = await reconcileBatches(client, [batches[0]!], { clock: fakeClock() });
     expect(result.outcomes.map((o) => o.status)).toEqual(['confirmed', 'confirmed']);
+  });
+});
+
+describe('importContacts', () => {
+  it('reports contacts unconfirmed, not rejected, when bulk import answers 200 with an unexpected body', async () => {
+    const client = new ActiveCampaignClient({
+      host: 'acme.api-us1.com',
+      apiKey: 'key-0123456789',
+      hostRule: { allowedSuffixes: ['.api-us1.com'], allowLoopbackHttp: false },
+      clock: fakeClock(),
+      budget: { acquire: () => Promise.resolve(), pause: () => Promise.resolve() },
+      fetch: () => Promise.resolve(new Response(JSON.stringify({ queued: 'yes' }), { status: 200 })),
+    });
+
+    const result = await importContacts(client, [{ email: 'a@example.com' }, { email: 'b@example.com' }], {
+      clock: fakeClock(),
+    });
+
+    expect(result.outcomes.map((o) => o.status)).toEqual(['unconfirmed', 'unconfirmed']);
+    expect(result.outcomes[0]?.reason).toContain('may have queued');
+  });
+
+  it('still reports contacts rejected when bulk import answers 400 with failureReasons', async () => {
+    const client = new ActiveCampaignClient({
+      host: 'acme.api-us1.com',
+      apiKey: 'key-0123456789',
+      hostRule: { allowedSuffixes: ['.api-us1.com'], allowLoopbackHttp: false },
+      clock: fakeClock(),
+      budget: { acquire: () => Promise.resolve(), pause: () => Promise.resolve() },
+      fetch: () =>
+        Promise.resolve(
+          new Response(JSON.stringify({ success: 0, message: 'bad', failureReasons: ['no'] }), {
+            status: 400,
+          }),
+        ),
+    });
+    const result = await importContacts(client, [{ email: 'a@example.com' }, { email: 'b@example.com' }], {
+      clock: fakeClock(),
+    });
+    expect(result.outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
   });
 });
