@@ -47,6 +47,8 @@ export interface SandboxBatch {
   createdAt: number;
   /** Before this, import/info answers `status: false`. */
   readyAt: number;
+  /** From here until `activeAt`, import/info says `claimed` (a worker has taken the batch, not started it). */
+  claimedAt: number;
   activeAt: number;
   doneAt: number;
   fate: BatchFate;
@@ -175,14 +177,17 @@ export class SandboxAccount {
   queueBatch(
     contacts: WireContact[],
     now: number,
-    timing: { readyDelayMs: number; waitingMs: number; msPerContact: number },
+    timing: { readyDelayMs: number; waitingMs: number; claimedMs?: number; msPerContact: number },
     fate: BatchFate,
   ): SandboxBatch {
-    const activeAt = now + timing.waitingMs;
+    const readyAt = now + timing.readyDelayMs;
+    const activeAt = Math.max(readyAt, now + timing.waitingMs);
     const batch: SandboxBatch = {
       id: randomUUID(),
       createdAt: now,
-      readyAt: now + timing.readyDelayMs,
+      readyAt,
+      // The documented order is waiting → claimed → active; `claimed` takes the end of the waiting time.
+      claimedAt: Math.max(readyAt, activeAt - (timing.claimedMs ?? 300)),
       activeAt,
       doneAt: activeAt + timing.msPerContact * contacts.length,
       fate,
@@ -220,7 +225,8 @@ export class SandboxAccount {
   /** What `import/info` says about a batch at `now`. */
   info(batch: SandboxBatch, now: number): Record<string, unknown> {
     if (now < batch.readyAt) return { status: false };
-    if (now < batch.activeAt) return { status: 'waiting' };
+    if (now < batch.claimedAt) return { status: 'waiting' };
+    if (now < batch.activeAt) return { status: 'claimed' };
     if (now < batch.doneAt) return { status: 'active' };
     if (batch.fate !== 'completed') return { status: batch.fate, success: batch.success, failure: [] };
     return { status: 'completed', success: batch.success, failure: batch.failure };

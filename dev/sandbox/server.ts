@@ -16,7 +16,7 @@
  * - The success flag alternates between `success` and `Success` (the docs spell it both ways).
  * - Faults: random per request (seeded) or scripted for the next requests (`state.scripted`, or
  *   `POST /__sandbox/faults {"script":[...]}`), so a test can say exactly which request fails and how.
- * - Batches: `status:false` for 1 s after the POST, `waiting` until 1.5 s, `active` for 10 ms per contact,
+ * - Batches: `status:false` for 1 s after the POST, `waiting` until 1.2 s, `claimed` until 1.5 s, `active` for 10 ms per contact,
  *   then `completed` (or an injected `failed` / `interrupted`, which apply none / half of the contacts).
  */
 import { once } from 'node:events';
@@ -83,6 +83,8 @@ export interface SandboxOptions {
   failureReasonIndexBase?: 0 | 1;
   batchReadyDelayMs?: number;
   batchWaitingMs?: number;
+  /** How much of the waiting time import/info reports `claimed` instead of `waiting`. */
+  batchClaimedMs?: number;
   batchMsPerContact?: number;
 }
 
@@ -206,6 +208,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     timing: {
       readyDelayMs: options.batchReadyDelayMs ?? 1_000,
       waitingMs: options.batchWaitingMs ?? 1_500,
+      claimedMs: options.batchClaimedMs ?? 300,
       msPerContact: options.batchMsPerContact ?? 10,
     },
   };
