@@ -166,13 +166,23 @@ export function writeBulkContact(contact: Contact, listId: number, out: JsonWrit
   if (contact.fields.length) {
     out.ascii(',"fields":[');
     contact.fields.forEach((f, i) => {
-      out.ascii(`${i ? ',' : ''}{"id":${f.id},"value":`);
+      if (i) out.ascii(',');
+      out.ascii(fieldHead(f.id));
       out.string(f.value);
       out.ascii('}');
     });
     out.ascii(']');
   }
   out.ascii(subscribeTail(listId));
+}
+
+const fieldHeads = new Map<number, string>();
+
+/** `{"id":<id>,"value":`, built once per field id rather than once per contact and field. */
+function fieldHead(id: number): string {
+  let head = fieldHeads.get(id);
+  if (head === undefined) fieldHeads.set(id, (head = `{"id":${id},"value":`));
+  return head;
 }
 
 let tailListId = -1;

@@ -131,23 +131,38 @@ export class RequestPacker {
   /** Writes `value` as a JSON string literal (exactly `JSON.stringify(value)`, UTF-8). */
   string(value: string): void {
     const n = value.length;
-    if (this.pos + n + 2 > this.body.length) this.growBody(this.pos + n + 2);
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit on the paths below, plus the two quotes.
+    if (this.pos + n * 3 + 2 > this.body.length) this.growBody(this.pos + n * 3 + 2);
     const body = this.body;
     const from = this.pos;
     let p = from;
     body[p++] = 0x22;
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
-      // Printable ASCII other than `"` and `\` is its own JSON and UTF-8; anything else takes the general path.
-      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
-        this.pos = from;
-        this.encoded(JSON.stringify(value));
-        return;
+      if (c >= 0x20 && c < 0x80) {
+        // ASCII other than `"` and `\` is its own JSON and UTF-8 (DEL too: JSON.stringify leaves it as is).
+        if (c === 0x22 || c === 0x5c) return this.stringified(value, from);
+        body[p++] = c;
+      } else if (c >= 0x80 && c < 0x800) {
+        body[p++] = 0xc0 | (c >> 6);
+        body[p++] = 0x80 | (c & 0x3f);
+      } else if (c >= 0x800 && (c < 0xd800 || c > 0xdfff)) {
+        body[p++] = 0xe0 | (c >> 12);
+        body[p++] = 0x80 | ((c >> 6) & 0x3f);
+        body[p++] = 0x80 | (c & 0x3f);
+      } else {
+        // Control characters (escaped) and surrogates (pairs, or lone ones JSON.stringify escapes): rare.
+        return this.stringified(value, from);
       }
-      body[p++] = c;
     }
     body[p++] = 0x22;
     this.pos = p;
+  }
+
+  /** The general path of `string`: `JSON.stringify` then UTF-8, from `from` again. */
+  private stringified(value: string, from: number): void {
+    this.pos = from;
+    this.encoded(JSON.stringify(value));
   }
 
   /** Finishes the contact begun by `beginContact`: packs it unless `tooLarge`; returns its UTF-8 size. */

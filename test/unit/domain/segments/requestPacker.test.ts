@@ -66,6 +66,57 @@ describe('RequestPacker', () => {
     }
   });
 
+  it('writes string values as the UTF-8 bytes of JSON.stringify when they mix 1-, 2-, 3- and 4-byte characters, escapes and lone surrogates', () => {
+    const pieces = [
+      'a',
+      ' ',
+      '~',
+      '\u007f',
+      '\u0080',
+      'é',
+      '\u07ff',
+      '\u0800',
+      '€',
+      '\uffff',
+      '😀',
+      '\ud800',
+      '\udfff',
+      '"',
+      '\\',
+      '\n',
+      '\u0001',
+      '/',
+    ];
+    let seed = 11;
+    const values: string[] = [];
+    for (let n = 0; n < 500; n++) {
+      let value = '';
+      for (let k = 0; k < n % 9; k++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        value += pieces[seed % pieces.length];
+      }
+      values.push(value);
+    }
+    const slices: PackedSlice[] = [];
+    const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, (s) => slices.push(s));
+    const sizes = values.map((v) => {
+      packer.beginContact();
+      packer.string(v);
+      return packer.endContact();
+    });
+    packer.flush();
+    expect(sizes).toEqual(values.map((v) => Buffer.byteLength(JSON.stringify(v))));
+    const bodies = slices.flatMap(
+      (s) => (JSON.parse(s.json) as { requests: { body: { contacts: unknown[] } }[] }).requests,
+    );
+    expect(bodies.flatMap((r) => r.body.contacts)).toEqual(values);
+    const firstBody = `{"contacts":[${values
+      .slice(0, 250)
+      .map((v) => JSON.stringify(v))
+      .join(',')}],"exclude_automations":true}`;
+    expect(Buffer.from(slices[0]!.bytes).includes(Buffer.from(firstBody))).toBe(true);
+  });
+
   it('refuses a contact that cannot fit in any request', () => {
     const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, () => undefined);
     expect(packer.tooLarge(399_999)).toBe(true);
