@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { type RunningSandbox, startSandbox } from '../../../dev/sandbox/server';
@@ -227,8 +229,12 @@ describe('ActiveCampaignClient against the sandbox: errors', () => {
     const everything = [
       ...logger.lines,
       ...errors.map((e) => `${String(e)} ${(e as Error).stack ?? ''} ${JSON.stringify(e)}`),
+      // Everything an error holds, non-enumerable properties and causes included, at any depth.
+      ...errors.map((e) => inspect(e, { showHidden: true, depth: null })),
       JSON.stringify(sandbox.state.log),
     ].join('\n');
+    // Several kinds of error (auth, not found, validation, network/server...) were inspected, not just one.
+    expect(new Set(errors.map((e) => (e as Error).constructor.name)).size).toBeGreaterThanOrEqual(4);
     expect(everything).not.toContain(sandbox.apiKey);
     expect(everything).not.toContain(wrongKey);
   });
