@@ -71,7 +71,11 @@ export class SegmentPipeline {
   private readonly index: HashIndex;
   private readonly held = new HashIndex(1024);
   private readonly target: SnapshotBuilder;
-  private readonly seen: Uint8Array;
+  /**
+   * Per previous-snapshot entry: 1 + the target entry that holds it (0: not seen this run). Emails the
+   * previous snapshot knows are deduped here, so only new emails go through the hash index.
+   */
+  private readonly entryOfPrevious: Int32Array;
   private readonly packer: RequestPacker;
   private readonly files: string[] = [];
   private firstFile: Uint16Array;
@@ -109,7 +113,7 @@ export class SegmentPipeline {
     private readonly sink: PipelineSink,
   ) {
     this.listIdText = String(options.listId);
-    this.seen = new Uint8Array(options.previous.count);
+    this.entryOfPrevious = new Int32Array(options.previous.count);
     const expected = Math.max(1024, options.previous.count + (options.previous.count >>> 4));
     this.firstFile = new Uint16Array(expected);
     this.firstLine = new Uint32Array(expected);
@@ -119,7 +123,8 @@ export class SegmentPipeline {
       options.previous.count,
       options.previous.emailOffsets[options.previous.count],
     );
-    this.index = new HashIndex(Math.max(1 << 16, options.previous.count + (options.previous.count >>> 4)));
+    // Holds only emails the previous snapshot lacks (all of them on a first run); grows as needed.
+    this.index = new HashIndex(1 << 16);
     this.packer = new RequestPacker(options.packing, (slice) => sink.slice(slice));
   }
 
@@ -169,7 +174,9 @@ export class SegmentPipeline {
     if (tooLong) return this.hold(line, rawEmail, 'field_too_long', tooLong);
 
     const entry = this.target.count;
-    const first = this.index.setIfAbsent(hi, lo, entry);
+    const previous = this.options.previous;
+    const at = previous.count === 0 ? -1 : previous.find(hi, lo);
+    const first = at === -1 ? this.index.setIfAbsent(hi, lo, entry) : this.entryOfPrevious[at]! - 1;
     if (first !== -1) {
       const where = `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
       return this.reject(line, rawEmail, 'duplicate', `same email as ${where}`);
@@ -186,8 +193,6 @@ export class SegmentPipeline {
     }
     const { hi: chi, lo: clo } = h.update(this.listIdText).digest(this.contentHash);
     this.target.add(hi, lo, chi, clo, email);
-    const previous = this.options.previous;
-    const at = previous.count === 0 ? -1 : previous.find(hi, lo);
     this.remember(entry, line, at);
     this.counts.contacts++;
 
@@ -196,7 +201,7 @@ export class SegmentPipeline {
       this.counts.added++;
       send = true;
     } else {
-      this.seen[at] = 1;
+      this.entryOfPrevious[at] = entry + 1;
       if (previous.contentHi[at] === chi && previous.contentLo[at] === clo) this.counts.unchanged++;
       else {
         this.counts.changed++;
@@ -233,7 +238,7 @@ export class SegmentPipeline {
   finish(): { counts: PipelineCounts; target: Snapshot } {
     const { previous, membership, listId, profileCap } = this.options;
     for (let i = 0; i < previous.count; i++) {
-      if (this.seen[i]) continue;
+      if (this.entryOfPrevious[i]) continue;
       const hi = previous.emailHi[i]!;
       const lo = previous.emailLo[i]!;
       // A contact whose row was rejected for a field (not for its email) is still in the segment: keep it.

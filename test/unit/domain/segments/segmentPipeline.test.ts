@@ -146,6 +146,42 @@ describe('SegmentPipeline', () => {
     expect(second.target.count).toBe(3);
   });
 
+  it('rejects repeats of known and new emails as duplicates naming the first row when the run is incremental', () => {
+    const first = run([['a.csv', [['known@example.com', 'K', '', '']]]]);
+    const second = run(
+      [
+        [
+          'a.csv',
+          [
+            ['new@example.com', 'N', '', ''],
+            ['known@example.com', 'K', '', ''],
+          ],
+        ],
+        [
+          'b.csv',
+          [
+            ['KNOWN@example.com', 'K2', '', ''],
+            ['new@example.com', 'N2', '', ''],
+          ],
+        ],
+      ],
+      { previous: first.target, membership: 'mirror' },
+    );
+    expect(second.rejected.map((r) => [r.file, r.line, r.reason, r.detail])).toEqual([
+      ['b.csv', 2, 'duplicate', 'same email as a.csv line 3'],
+      ['b.csv', 3, 'duplicate', 'same email as a.csv line 2'],
+    ]);
+    expect(second.counts).toMatchObject({
+      contacts: 2,
+      added: 1,
+      unchanged: 1,
+      removed: 0,
+      toUnsubscribe: 0,
+    });
+    expect(second.contacts.map((c) => c.email)).toEqual(['new@example.com']);
+    expect(second.target.count).toBe(2);
+  });
+
   it('keeps contacts that left in the snapshot and sends no unsubscribe when the mode is add', () => {
     const first = run([['a.csv', [['gone@example.com', 'G', '', '']]]]);
     const second = run([['a.csv', [['new@example.com', 'N', '', '']]]], { previous: first.target });
