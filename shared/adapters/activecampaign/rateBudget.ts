@@ -25,6 +25,13 @@ export interface RateLimits {
    */
   requestSafety: number;
   bulkSafety: number;
+  /**
+   * How much later than its slot a request may reach ActiveCampaign compared with the one after it (send-path
+   * and network jitter), in clock ms. The sliding-window check holds N uses to N per (span + this), so a
+   * request delayed on its way can never land in the same window as one sent a full window after it.
+   * With a time-scaled clock, pass real jitter × time scale: the same real delay is worth more clock ms.
+   */
+  jitterAllowanceMs?: number;
 }
 
 /** ActiveCampaign's documented budgets with the default safety margins. */
@@ -34,6 +41,9 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   singleContactImportsPerMinute: 20,
   requestSafety: 0.9,
   bulkSafety: 0.98,
+  // Costs nothing in steady state (the schedule already spaces 5 requests over 1,111 ms) and covers the
+  // network jitter of a burst after a stall.
+  jitterAllowanceMs: 50,
 };
 
 /** The shared state of one account's budget: when each budget next has a free slot (clock ms). */
@@ -116,13 +126,18 @@ export class InProcessRateBudget implements RateBudget {
     const { slot, state } = reserveSlot(this.state, kind, this.clock.now(), this.limits);
     this.state = state;
     await sleepUntil(this.clock, slot, signal);
+    const jitter = Math.max(0, this.limits.jitterAllowanceMs ?? 0);
     const windows: [number[], number, number][] = [
-      [this.used.request, Math.floor(this.limits.requestsPerSecond) || 1, 1000],
+      [this.used.request, Math.floor(this.limits.requestsPerSecond) || 1, 1000 + jitter],
     ];
     if (kind !== 'request')
-      windows.push([this.used.bulk, Math.floor(this.limits.bulkImportsPerMinute) || 1, 60_000]);
+      windows.push([this.used.bulk, Math.floor(this.limits.bulkImportsPerMinute) || 1, 60_000 + jitter]);
     if (kind === 'singleContactImport') {
-      windows.push([this.used.single, Math.floor(this.limits.singleContactImportsPerMinute) || 1, 60_000]);
+      windows.push([
+        this.used.single,
+        Math.floor(this.limits.singleContactImportsPerMinute) || 1,
+        60_000 + jitter,
+      ]);
     }
     for (;;) {
       const now = this.clock.now();

@@ -30,7 +30,11 @@ export function clientFor(
     hostRule: { allowedSuffixes: ['.api-us1.com'], allowLoopbackHttp: true },
     clock: sandbox.clock,
     retry: { baseDelayMs: 200, maxDelayMs: 5_000 },
-    budget: new InProcessRateBudget(sandbox.clock, DEFAULT_RATE_LIMITS),
+    // 15 real ms of send-path jitter (client and sandbox share a busy event loop), in sandbox ms.
+    budget: new InProcessRateBudget(sandbox.clock, {
+      ...DEFAULT_RATE_LIMITS,
+      jitterAllowanceMs: 15 * sandbox.clock.timeScale,
+    }),
     ...overrides,
   });
 }

@@ -7,7 +7,7 @@ import {
   importContacts,
   reconcileBatches,
 } from '../../../shared/adapters/activecampaign';
-import { bulkTimes, clientFor, maxInWindow } from './harness';
+import { bulkTimes, clientFor, maxInWindow, rpsTimes } from './harness';
 
 const excluded = Array.from({ length: 50 }, (_, i) => `excluded${i}@example.com`);
 const bounced = Array.from({ length: 50 }, (_, i) => `bounced${i}@example.com`);
@@ -79,6 +79,12 @@ describe('importContacts against the sandbox', () => {
     expect(result.resubmits).toBeGreaterThan(0);
     expect(sandbox.state.counters.resets).toBeGreaterThan(0);
     expect(maxInWindow(bulkTimes(sandbox.state.log), 60_000)).toBeLessThanOrEqual(100);
+    // The client stayed inside the budget on its own: ≤ 5 arrivals in any second, and every 429 / bulk 400
+    // the sandbox sent was an injected fault, none a refusal for going over the limit.
+    expect(maxInWindow(rpsTimes(sandbox.state.log), 1_000)).toBeLessThanOrEqual(5);
+    expect(
+      sandbox.state.log.filter((r) => r.outcome === 'throttled' || r.outcome === 'bulk-throttled'),
+    ).toEqual([]);
     // ActiveCampaign's store: every valid contact subscribed, every opt-out still unsubscribed.
     const account = sandbox.state.account();
     for (const email of valid) expect(account.contacts.get(email)?.lists['1']).toBe(1);
