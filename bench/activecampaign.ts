@@ -5,7 +5,8 @@
  *
  *   node dist/bench/activecampaign.js [contacts=60000] [timeScale=15] [naiveContacts=2000] [naiveTimeScale=5]
  *
- * Exits non-zero when the sandbox refused any request (429 or bulk 400) that was not an injected fault.
+ * Exits non-zero when the sandbox refused any of this client's requests (429 or bulk 400) that was not an
+ * injected fault, when it used less than 95% of the bulk-import budget, or when it lost a contact.
  *
  * Times are sandbox ("real-equivalent") time: what the same run would take against ActiveCampaign's real
  * budgets of 5 requests/s and 100 bulk imports/min.
@@ -140,18 +141,27 @@ export async function main(): Promise<void> {
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
-    `Achieved bulk-import rate: **${achievedPerMinute.toFixed(1)} / min = ${fraction.toFixed(3)} of the configured 100 / min** (target ≥ 0.95; the client deliberately uses 98% as its jitter margin). Requests refused by the sandbox (429 or bulk 400, no faults injected): bulk client ${refusals.length}, naive client ${naiveRefusals.length}${refusals.length + naiveRefusals.length === 0 ? '' : ' — **FAIL**: ' + [...refusals, ...naiveRefusals].slice(0, 5).join('; ')}. Whole run incl. reconciliation of the last batches: ${minutes(bulkElapsed)} sandbox time, ${(wallElapsed / 1000).toFixed(1)} s wall.`,
+    `Achieved bulk-import rate: **${achievedPerMinute.toFixed(1)} / min = ${fraction.toFixed(3)} of the configured 100 / min** (target ≥ 0.95; the client deliberately uses 98% as its jitter margin). Requests refused by the sandbox (429 or bulk 400, no faults injected): this client ${refusals.length}${refusals.length === 0 ? '' : ' — **FAIL**: ' + refusals.slice(0, 5).join('; ')}; the naive baseline ${naiveRefusals.length} (reported, not judged: it is the straw man, not our client)${naiveRefusals.length === 0 ? '' : ': ' + naiveRefusals.slice(0, 3).join('; ')}. Whole run incl. reconciliation of the last batches: ${minutes(bulkElapsed)} sandbox time, ${(wallElapsed / 1000).toFixed(1)} s wall.`,
     `Per 10,000 contacts the naive client needs ${(naivePer10kRequests / bulkPer10kRequests).toFixed(0)}× the requests and ${(naivePer10kMs / Math.max(1, bulkPer10kMs)).toFixed(0)}× the time (and re-subscribes opt-outs).`,
     '',
   ].join('\n');
   console.log(md);
   writeFileSync(path.join(__dirname, '../../bench/results/activecampaign.md'), md);
-  if (refusals.length + naiveRefusals.length > 0) {
-    // The budget is the point of this client: a refusal ActiveCampaign did not inject is a pacing bug.
-    console.error(
-      `FAIL: the sandbox refused ${refusals.length + naiveRefusals.length} request(s) that were not injected faults:\n` +
-        [...refusals, ...naiveRefusals].join('\n'),
-    );
+  // The targets of this client: every refusal ActiveCampaign did not inject is a pacing bug, the budget must be
+  // used to at least 95%, and no contact may be lost.
+  const failures = [
+    ...(refusals.length
+      ? [
+          `the sandbox refused ${refusals.length} request(s) that were not injected faults:\n${refusals.join('\n')}`,
+        ]
+      : []),
+    ...(fraction < 0.95
+      ? [`achieved ${fraction.toFixed(3)} of the bulk-import budget, below the 0.95 target`]
+      : []),
+    ...(lost > 0 ? [`${lost} contact(s) lost`] : []),
+  ];
+  if (failures.length) {
+    console.error(`FAIL: ${failures.join('; ')}`);
     process.exitCode = 1;
   }
 }
