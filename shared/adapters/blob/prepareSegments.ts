@@ -198,12 +198,17 @@ class SliceUploader {
     this.queue.push(slice);
   }
 
-  /** Starts queued uploads; waits until the queue is empty and at most `limit` are in flight (0: all done). */
-  async drain(limit = this.concurrency): Promise<void> {
+  /**
+   * Starts queued uploads; waits until at most `queued` slices wait and at most `limit` are in flight
+   * (`drain(0)`: all done). Letting a few slices wait (default: as many as upload at once, ~0.7 MB each)
+   * absorbs bursts instead of stalling the parse each time the uploads are momentarily behind.
+   */
+  async drain(limit = this.concurrency, queued = this.concurrency): Promise<void> {
+    if (limit === 0) queued = 0;
     for (;;) {
       if (this.failure !== undefined) throw ensureError(this.failure);
       while (this.queue.length && this.inFlight.size < this.concurrency) this.start(this.queue.shift()!);
-      if (this.queue.length === 0 && this.inFlight.size <= limit) return;
+      if (this.queue.length <= queued && this.inFlight.size <= limit) return;
       await Promise.race(this.inFlight);
     }
   }
