@@ -5,6 +5,7 @@ import {
   emailProblem,
   normaliseEmail,
   normaliseName,
+  normaliseText,
   toBulkContact,
   utf8Length,
 } from '../../../../shared/domain/segments/contact';
@@ -50,6 +51,34 @@ describe('normalise', () => {
 
   it('collapses inner whitespace in names when a quoted newline is inside', () => {
     expect(normaliseName('  Mary\r\n  Jane ')).toBe('Mary Jane');
+  });
+
+  it('trims and NFC-normalises text exactly like trim() then normalize() when values mix ASCII, controls and Unicode spaces', () => {
+    const pieces = [
+      'a',
+      'Z',
+      ' ',
+      '\t',
+      '\n',
+      '\u0001',
+      '\u007f',
+      '\u00a0',
+      '\ufeff',
+      '\u2003',
+      'e\u0301',
+      'é',
+      '😀',
+    ];
+    let seed = 3;
+    for (let n = 0; n < 3_000; n++) {
+      let text = '';
+      for (let k = 0; k < n % 7; k++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        text += pieces[seed % pieces.length];
+      }
+      expect(normaliseText(text)).toBe(text.trim().normalize('NFC'));
+    }
+    expect(normaliseText(undefined)).toBe('');
   });
 
   it('collapses names exactly like the whitespace regex when the text mixes spaces, controls and NBSP', () => {
