@@ -51,7 +51,32 @@ export function parseSchedule(expression: string, where: string, timeZone?: stri
       },
     );
   }
-  return (after) => CronExpressionParser.parse(text, { tz, currentDate: after }).next().toDate();
+  const [, , , day, , dayOfWeek] = fields;
+  if (day === '*' || day === '?' || dayOfWeek === '*' || dayOfWeek === '?') {
+    return (after) => CronExpressionParser.parse(text, { tz, currentDate: after }).next().toDate();
+  }
+  // Both day fields restricted: NCRONTAB (which Azure uses) requires BOTH to match — it finds the next day
+  // of the month, then checks the day of the week (atifaziz/NCrontab CrontabSchedule.TryGetNextOccurrence) —
+  // where cron-parser, like Vixie cron, fires when EITHER matches. Walk the day-of-month schedule and keep
+  // the occurrences whose day of the week also matches.
+  const weekdays = new Set<number>(
+    CronExpressionParser.parse(text, { tz }).fields.dayOfWeek.values.map((d) => Number(d) % 7),
+  );
+  const byDay = [...fields.slice(0, 5), '*'].join(' ');
+  return (after) => {
+    let from = after;
+    // 28 years hold every date/weekday combination; the bound only stops a schedule that never fires.
+    for (let i = 0; i < 28 * 12 * 31; i += 1) {
+      const next = CronExpressionParser.parse(byDay, { tz, currentDate: from }).next();
+      if (weekdays.has(next.getDay())) return next.toDate();
+      // Wrong weekday: nothing else that day can match, so go on from its last second (as NCrontab does).
+      next.setHours(23);
+      next.setMinutes(59);
+      next.setSeconds(59);
+      from = next.toDate();
+    }
+    throw new Error(`${where}: the schedule "${text}" never fires.`);
+  };
 }
 
 /** The timer payload the host sends (the library camel-cases the keys). */

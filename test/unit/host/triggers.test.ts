@@ -12,6 +12,17 @@ describe('parseSchedule', () => {
     );
   });
 
+  it('requires both day of month and day of week to match when both are restricted, as NCRONTAB does', () => {
+    // Friday the 13th: cron-parser alone (Vixie semantics) would also fire on every Friday and every 13th.
+    const next = parseSchedule('0 0 0 13 * 5', 'f');
+    const first = next(new Date('2024-01-01T00:00:00Z'));
+    expect(first.toISOString()).toBe('2024-09-13T00:00:00.000Z');
+    expect(next(first).toISOString()).toBe('2024-12-13T00:00:00.000Z');
+    const everyMinute = parseSchedule('0 */30 9 13 * 5', 'f');
+    expect(everyMinute(new Date('2024-09-13T09:00:00Z')).toISOString()).toBe('2024-09-13T09:30:00.000Z');
+    expect(everyMinute(new Date('2024-09-13T09:30:00Z')).toISOString()).toBe('2024-12-13T09:00:00.000Z');
+  });
+
   it('accepts a TimeSpan schedule', () => {
     expect(parseSchedule('00:05:00', 'f')(new Date('2024-01-01T00:00:00Z')).toISOString()).toBe(
       '2024-01-01T00:05:00.000Z',
