@@ -31,25 +31,53 @@ export interface Contact {
 export function normaliseText(value: string | undefined): string {
   if (value === undefined) return '';
   const trimmed = value.trim();
-  // NFC only matters for non-ASCII text; skipping the call for ASCII keeps 1M rows fast.
-  return isAscii(trimmed) ? trimmed : trimmed.normalize('NFC');
+  // NFC only matters from U+0300 on: every code point below it (ASCII, Latin-1, Latin Extended-A/B, IPA,
+  // spacing modifiers) has NFC_Quick_Check = Yes (Unicode UAX #15, DerivedNormalizationProps.txt), so a
+  // string made only of them is already NFC. Skipping the call keeps 1M rows (accented names too) fast.
+  return belowCombining(trimmed) ? trimmed : trimmed.normalize('NFC');
 }
 
 /** Like `normaliseText`, and collapses inner runs of whitespace (quoted newlines in names) to one space. */
 export function normaliseName(value: string | undefined): string {
+  if (value === undefined) return '';
+  // One scan for the common case (this runs twice per row): no whitespace at either end, no character from
+  // U+0300 on, no NBSP, control whitespace or double space: trim, NFC and the collapse would all be no-ops.
+  const n = value.length;
+  if (n > 0 && !isTrimmable(value.charCodeAt(0)) && !isTrimmable(value.charCodeAt(n - 1))) {
+    let space = false;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x300 || c === 0xa0 || (c >= 0x09 && c <= 0x0d)) break;
+      if (c === 0x20) {
+        if (space) break;
+        space = true;
+      } else space = false;
+    }
+    if (i === n) return value;
+  }
   const text = normaliseText(value);
   return needsCollapse(text) ? text.replace(/\s+/g, ' ') : text;
 }
 
+/** True for the characters below U+0300 that `String.prototype.trim` removes (JS WhiteSpace and LineTerminator). */
+function isTrimmable(c: number): boolean {
+  return c <= 0x20 ? c === 0x20 || (c >= 0x09 && c <= 0x0d) : c === 0xa0 || c >= 0x300;
+}
+
 const COLLAPSE = /\s\s|[\t\n\r\f\v\u00a0]/;
 
-/** `COLLAPSE.test(text)`, decided by a character scan for ASCII text (the regex runs once per name otherwise). */
+/**
+ * `COLLAPSE.test(text)`, decided by a character scan below U+0300 (the regex runs only for other text).
+ * Below U+0300 the only JS `\s` characters are U+0009–U+000D, U+0020 and U+00A0 (ECMA-262 WhiteSpace and
+ * LineTerminator; U+0085 is not one).
+ */
 function needsCollapse(text: string): boolean {
   let space = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c > 0x7f) return COLLAPSE.test(text);
-    if (c >= 0x09 && c <= 0x0d) return true;
+    if (c >= 0x300) return COLLAPSE.test(text);
+    if (c === 0xa0 || (c >= 0x09 && c <= 0x0d)) return true;
     if (c === 0x20) {
       if (space) return true;
       space = true;
@@ -60,7 +88,15 @@ function needsCollapse(text: string): boolean {
 
 /** Normalises an email address: trimmed, NFC, lower-case (ActiveCampaign matches emails case-insensitively). */
 export function normaliseEmail(value: string | undefined): string {
-  return normaliseText(value).toLowerCase();
+  if (value === undefined) return '';
+  // One scan for the common case (this runs once per row): printable ASCII without upper-case letters is
+  // already trimmed, NFC and lower-case, so no trim/toLowerCase copies are made.
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || (c >= 0x41 && c <= 0x5a)) return normaliseText(value).toLowerCase();
+  }
+  return value;
 }
 
 // Characters ActiveCampaign refuses (besides the one `@`), plus whitespace and control characters.
@@ -68,7 +104,20 @@ export function normaliseEmail(value: string | undefined): string {
 const FORBIDDEN = /["(),:;<>[\\\]\s\u0000-\u001f\u007f]/;
 const FORBIDDEN_ASCII = new Uint8Array(128);
 for (let c = 0; c < 128; c++) FORBIDDEN_ASCII[c] = FORBIDDEN.test(String.fromCharCode(c)) ? 1 : 0;
-const TOP_LEVEL = /^[a-z]{2,}$/i;
+
+/**
+ * `/^[a-z]{2,}$/i.test(email.slice(from))` without the per-row slice and regex run. Without the `u` flag an
+ * `i` regex never matches a non-ASCII character to an ASCII letter (ECMA-262 Canonicalize), so this is
+ * exactly two or more ASCII letters.
+ */
+function isTopLevel(email: string, from: number): boolean {
+  if (email.length - from < 2) return false;
+  for (let i = from; i < email.length; i++) {
+    const c = email.charCodeAt(i) | 0x20;
+    if (c < 0x61 || c > 0x7a) return false;
+  }
+  return true;
+}
 
 /** Why `email` (already normalised) is not acceptable to ActiveCampaign, or undefined when it is. */
 export function emailProblem(email: string): string | undefined {
@@ -97,8 +146,7 @@ export function emailProblem(email: string): string | undefined {
   if (forbidden !== -1) return `contains the character ${JSON.stringify(email[forbidden])}`;
   if (lastDot === -1) return 'the domain has no "."';
   if (emptyLabel) return 'the domain has an empty label';
-  if (!TOP_LEVEL.test(email.slice(lastDot + 1)))
-    return 'the domain does not end in "." and two or more letters';
+  if (!isTopLevel(email, lastDot + 1)) return 'the domain does not end in "." and two or more letters';
   return undefined;
 }
 
@@ -217,7 +265,7 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+function belowCombining(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x300) return false;
   return true;
 }

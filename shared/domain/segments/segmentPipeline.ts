@@ -118,10 +118,11 @@ export class SegmentPipeline {
     this.firstFile = new Uint16Array(expected);
     this.firstLine = new Uint32Array(expected);
     this.previousAt = new Int32Array(expected);
-    // Sized for last run's contacts up front: growing a 1M-key table rehashes everything several times.
+    // Sized for last run's contacts up front: growing 1M entries by doubling copies them several times.
+    // Known emails are not copied into the builder (`addKnown`), so its own bytes only hold new ones.
     this.target = new SnapshotBuilder(
       options.previous.count,
-      options.previous.emailOffsets[options.previous.count],
+      options.previous.emailOffsets[options.previous.count]! >>> 3,
     );
     // Holds only emails the previous snapshot lacks (all of them on a first run); grows as needed.
     this.index = new HashIndex(1 << 16);
@@ -192,7 +193,9 @@ export class SegmentPipeline {
       if (value !== '') h.update(this.fieldIdText(fieldColumns[i]!.fieldId)).update(value);
     }
     const { hi: chi, lo: clo } = h.update(this.listIdText).digest(this.contentHash);
-    this.target.add(hi, lo, chi, clo, email);
+    // A known email is not copied: `buildFrom` takes it from the previous snapshot (same hash, same email).
+    if (at === -1) this.target.add(hi, lo, chi, clo, email);
+    else this.target.addKnown(hi, lo, chi, clo);
     this.remember(entry, line, at);
     this.counts.contacts++;
 
@@ -202,7 +205,7 @@ export class SegmentPipeline {
       send = true;
     } else {
       this.entryOfPrevious[at] = entry + 1;
-      if (previous.contentHi[at] === chi && previous.contentLo[at] === clo) this.counts.unchanged++;
+      if (previous.sameContent(at, chi, clo)) this.counts.unchanged++;
       else {
         this.counts.changed++;
         send = true;
@@ -273,7 +276,7 @@ export class SegmentPipeline {
       target:
         this.counts.added === 0 && this.counts.changed === 0 && this.target.count === previous.count
           ? previous
-          : this.target.buildFrom(this.previousAt, previous.count),
+          : this.target.buildFrom(this.previousAt, previous),
     };
   }
 

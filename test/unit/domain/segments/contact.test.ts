@@ -97,6 +97,71 @@ describe('normalise', () => {
     expect(normaliseName('Mary  Jane')).toBe('Mary Jane');
     expect(normaliseName('Mary Jane')).toBe('Mary Jane');
   });
+
+  it('judges the top-level label exactly like /^[a-z]{2,}$/i when it mixes letters, digits and look-alikes', () => {
+    const pieces = ['a', 'Z', 'k', '1', '-', '\u017f', '\u212a', 'é', '`', '{', '@', '['];
+    let seed = 5;
+    for (let n = 0; n < 3_000; n++) {
+      let tld = '';
+      for (let k = 0; k < n % 5; k++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        tld += pieces[seed % pieces.length];
+      }
+      const email = `x@d.${tld}`;
+      const problem = emailProblem(email);
+      const regexSaysOk = /^[a-z]{2,}$/i.test(tld);
+      if (regexSaysOk) expect(problem).toBeUndefined();
+      else expect(problem).toBeDefined();
+    }
+  });
+
+  it('leaves every code point below U+0300 unchanged under NFC when it skips normalize() for such text', () => {
+    // The fast paths rely on this: such text is already NFC, so normalize() is not called for it.
+    for (let c = 0; c < 0x300; c++) {
+      const text = `a${String.fromCharCode(c)}b`;
+      expect(text.normalize('NFC')).toBe(text);
+    }
+    expect(normaliseText('A\u030a')).toBe('\u00c5');
+    expect(normaliseText('\u212b')).toBe('\u00c5');
+  });
+
+  it('normalises names, text and emails exactly like trim/NFC/collapse/lower-case when the text mixes Latin, combining and space characters', () => {
+    const pieces = [
+      'a',
+      'Z',
+      'é',
+      'ß',
+      'ǅ',
+      '\u02ff',
+      '\u0300',
+      '\u0301',
+      '\u212b',
+      '\u0085',
+      ' ',
+      '  ',
+      '\t',
+      '\u00a0',
+      '\u2003',
+      '\ufeff',
+      '@',
+      '.',
+    ];
+    let seed = 11;
+    for (let n = 0; n < 5_000; n++) {
+      let text = '';
+      for (let k = 0; k < n % 8; k++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        text += pieces[seed % pieces.length];
+      }
+      const trimmed = text.trim().normalize('NFC');
+      expect(normaliseText(text)).toBe(trimmed);
+      expect(normaliseEmail(text)).toBe(trimmed.toLowerCase());
+      const expected = /\s\s|[\t\n\r\f\v\u00a0]/.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
+      expect(normaliseName(text)).toBe(expected);
+    }
+    expect(normaliseEmail(undefined)).toBe('');
+    expect(normaliseName(undefined)).toBe('');
+  });
 });
 
 describe('toBulkContact', () => {

@@ -108,8 +108,31 @@ describe('snapshot', () => {
       previousIndex[k] = previous.find(e.hi, e.lo);
     });
     expect(previousIndex.filter((i) => i !== -1).length).toBe(183);
-    expect(encodeSnapshot(merged.buildFrom(previousIndex, previous.count))).toEqual(
+    expect(encodeSnapshot(merged.buildFrom(previousIndex, previous))).toEqual(encodeSnapshot(sorted.build()));
+  });
+
+  it('builds the same snapshot when known entries borrow their email from the previous snapshot', () => {
+    const emails = Array.from({ length: 500 }, (_, i) => `p${i}@exämple.com`);
+    const previous = build(emails.slice(0, 300).map((e) => [e, 'old']));
+    const rows = [...emails.slice(250, 500), ...emails.slice(0, 200).filter((_, i) => i % 3 !== 0)].reverse();
+    const sorted = new SnapshotBuilder();
+    const borrowing = new SnapshotBuilder(10, 10);
+    const previousIndex = new Int32Array(rows.length);
+    rows.forEach((email, k) => {
+      const e = hash64(email);
+      const c = hash64(k % 2 ? 'new' : 'old');
+      sorted.add(e.hi, e.lo, c.hi, c.lo, email);
+      const at = previous.find(e.hi, e.lo);
+      previousIndex[k] = at;
+      if (at === -1) borrowing.add(e.hi, e.lo, c.hi, c.lo, email);
+      else {
+        expect(previous.sameContent(at, c.hi, c.lo)).toBe(k % 2 === 0);
+        borrowing.addKnown(e.hi, e.lo, c.hi, c.lo);
+      }
+    });
+    expect(encodeSnapshot(borrowing.buildFrom(previousIndex, previous))).toEqual(
       encodeSnapshot(sorted.build()),
     );
+    expect(() => borrowing.build()).toThrow(/addKnown/);
   });
 });
