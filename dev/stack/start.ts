@@ -43,7 +43,9 @@ function portOption(
 }
 
 /** Starts the stack; resolves once the host answers, with a function that stops everything. */
-export async function startStack(argv: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startStack(
+  argv: string[],
+): Promise<{ url: string; stop(): Promise<void>; hostExit: Promise<string> }> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -61,7 +63,7 @@ export async function startStack(argv: string[]): Promise<{ url: string; stop():
   await mkdir(dataDir, { recursive: true });
   const stoppers: Stopper[] = [];
   const stopAll = async () => {
-    for (const s of stoppers.reverse()) {
+    for (const s of [...stoppers].reverse()) {
       await s.stop().catch((err: unknown) => console.error(`Stopping ${s.name} failed: ${String(err)}`));
     }
   };
@@ -122,12 +124,16 @@ export async function startStack(argv: string[]): Promise<{ url: string; stop():
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     stoppers.push({ name: 'Functions host', stop: () => stopChildProcess(host, 10_000) });
-    const hostUrl = await waitForReady(host);
+    const hostUrl = await waitForReady(host, 120_000);
+    // Resolves (with how it ended) if the host dies on its own after it was ready.
+    const hostExit = new Promise<string>((resolve) =>
+      host.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)),
+    );
 
     const lines = [
       '',
       'Local stack ready:',
-      `  Functions host          ${hostUrl}/api/   (e.g. ${hostUrl}/api/health)`,
+      `  Functions host          ${hostUrl}/api/   (e.g. ${hostUrl}/api/health; pid ${host.pid})`,
       `  Azurite blob            ${azurite.blobEndpoint}`,
       `  Azurite table           ${azurite.tableEndpoint}`,
       `  Key Vault emulator      ${keyVault.url}   (certificate: ${trust.certPath})`,
@@ -138,7 +144,7 @@ export async function startStack(argv: string[]): Promise<{ url: string; stop():
       `STACK READY ${hostUrl}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    return { url: hostUrl, stop: stopAll };
+    return { url: hostUrl, stop: stopAll, hostExit };
   } catch (error) {
     await stopAll();
     throw error;
@@ -146,13 +152,20 @@ export async function startStack(argv: string[]): Promise<{ url: string; stop():
 }
 
 /** Streams the host's output through (prefixed) and resolves with its URL at its ready line. */
-function waitForReady(child: ChildProcess): Promise<string> {
+function waitForReady(child: ChildProcess, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`The Functions host was not ready within ${timeoutMs / 1000} s.`)),
+      timeoutMs,
+    );
     let buffered = '';
     const onLine = (line: string) => {
       process.stdout.write(`[host] ${line}\n`);
       const ready = /^HOST READY (\S+)/.exec(line);
-      if (ready) resolve(ready[1]!);
+      if (ready) {
+        clearTimeout(timer);
+        resolve(ready[1]!);
+      }
     };
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -163,9 +176,10 @@ function waitForReady(child: ChildProcess): Promise<string> {
       }
     });
     child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[host] ${chunk.toString()}`));
-    child.once('exit', (code, signal) =>
-      reject(new Error(`The Functions host exited (${signal ?? `code ${code}`}) before it was ready.`)),
-    );
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`The Functions host exited (${signal ?? `code ${code}`}) before it was ready.`));
+    });
   });
 }
 
@@ -181,6 +195,13 @@ if (require.main === module) {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // A host that dies on its own takes the stack down with it, instead of leaving "ready" on screen.
+      void stack.hostExit.then((how) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`The Functions host exited unexpectedly (${how}); stopping the local stack.\n`);
+        void stack.stop().then(() => process.exit(1));
+      });
     },
     (error: unknown) => {
       process.stderr.write(`STACK FAILED ${error instanceof Error ? error.message : String(error)}\n`);
