@@ -82,6 +82,24 @@ export class LimitExceededError extends AppError {
   }
 }
 
+/** A segment snapshot is not completely written yet (a listed partition is missing); retrying later may succeed. */
+export class SnapshotIncompleteError extends AppError {
+  readonly segment: string;
+  readonly folder: string;
+  readonly missing: readonly string[];
+
+  constructor(segment: string, folder: string, missing: readonly string[], detail: string) {
+    super(
+      `Segment "${segment}": snapshot folder ${folder} is incomplete: ${detail}; ` +
+        'Customer Insights is probably still writing it; the run will be retried',
+      { code: 'snapshot_incomplete', retryable: true, status: 503 },
+    );
+    this.segment = segment;
+    this.folder = folder;
+    this.missing = missing;
+  }
+}
+
 /** The thing asked for does not exist. */
 export class NotFoundError extends AppError {
   constructor(message: string, cause?: unknown) {

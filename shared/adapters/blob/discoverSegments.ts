@@ -1,7 +1,9 @@
 /**
  * Finds the newest snapshot of each segment in the segment container, in either layout (design §5):
  * - Customer Insights: CustomerInsights_<instance>/<ExportName>/<Segment>/<yyyy>/<MM>/<dd>/<HHmm>/<Segment>_<n>.csv
- *   with model.json at the <ExportName> level (columns and each partition's CSV format);
+ *   with model.json at the <ExportName> level (columns and each partition's CSV format). When model.json
+ *   lists partitions for the segment, the snapshot is the newest folder it lists and every listed partition
+ *   must exist (else a retryable SnapshotIncompleteError); without a list, every CSV of the newest folder;
  * - plain: <Segment>/**\/*.csv or *.csv.gz, each with a header row.
  * Folder names match segment names case-insensitively. Partitions are ordered by name, numbers compared
  * numerically (Segment_2 before Segment_10).
@@ -15,7 +17,7 @@ import {
   parseCdmModel,
   PLAIN_CSV_FORMAT,
 } from '../../domain/segments/cdmModel';
-import { InputFileError, NotFoundError } from '../../errors';
+import { InputFileError, NotFoundError, SnapshotIncompleteError } from '../../errors';
 
 /** Which folder layout a segment was found in. */
 export type SegmentLayout = 'customerInsights' | 'plain';
@@ -33,6 +35,8 @@ export interface DiscoveredSegment {
   /** The timestamp folder (`yyyy/MM/dd/HHmm`) for Customer Insights, undefined for plain. */
   snapshotFolder: string | undefined;
   partitions: SegmentPartition[];
+  /** What discovery skipped and the operator should hear about (e.g. CSVs model.json does not list). */
+  warnings?: string[];
 }
 
 const CI_PREFIX = 'customerinsights_';
@@ -73,7 +77,7 @@ async function findCustomerInsights(
   models: Map<string, Promise<CdmModel>>,
 ): Promise<DiscoveredSegment | undefined> {
   const wanted = `${segment.toLowerCase()}/`;
-  let best: { exportFolder: string; stamp: string; folder: string; blobs: string[] } | undefined;
+  let best: { exportFolder: string; segmentFolder: string; newest: NewestFolder } | undefined;
   for (const instance of rootPrefixes.filter((p) => p.toLowerCase().startsWith(CI_PREFIX))) {
     for (const exportFolder of (await listLevel(container, instance)).prefixes) {
       const segmentFolders = (await listLevel(container, exportFolder)).prefixes.filter(
@@ -82,8 +86,9 @@ async function findCustomerInsights(
       for (const segmentFolder of segmentFolders) {
         const newest = await newestTimestampFolder(container, segmentFolder, 4);
         if (!newest) continue;
-        const stamp = newest.folder.slice(segmentFolder.length);
-        if (!best || stamp > best.stamp) best = { exportFolder, stamp, ...newest };
+        if (!best || compareStamps(newest.stamp, best.newest.stamp) > 0) {
+          best = { exportFolder, segmentFolder, newest };
+        }
       }
     }
   }
@@ -95,36 +100,205 @@ async function findCustomerInsights(
     models.set(modelFile, model);
   }
   const resolved = await model;
+  const listed = listedPartitions(container, resolved, modelFile, segment);
+  const snapshot = listed.length
+    ? await listedSnapshot(container, segment, best.segmentFolder, best.newest, listed, modelFile)
+    : newestSnapshot(segment, best.newest);
   return {
     name: segment,
     layout: 'customerInsights',
-    snapshotFolder: best.stamp.replace(/\/$/, ''),
-    partitions: best.blobs.map((blobName) => ({
+    snapshotFolder: snapshot.stamp,
+    partitions: snapshot.blobs.map((blobName) => ({
       blobName,
       format: csvFormatFor(resolved, modelFile, segment, blobName),
     })),
+    ...(snapshot.warnings.length ? { warnings: snapshot.warnings } : {}),
   };
 }
 
-/** Descends `depth` levels of numeric folders, newest first, to the first leaf holding CSV files. */
+/** The newest timestamp folder under a segment folder. */
+interface NewestFolder {
+  /** Blob prefix of the folder, ending in `/`. */
+  folder: string;
+  /** `yyyy/MM/dd/HHmm` (shorter when the newest branch stops early). */
+  stamp: string;
+  /** CSV files directly in the folder, by name. */
+  csvs: string[];
+}
+
+/** A chosen snapshot: its folder stamp, the partitions to read and what to tell the operator. */
+interface ChosenSnapshot {
+  stamp: string;
+  blobs: string[];
+  warnings: string[];
+}
+
+/**
+ * Follows the newest numeric child `depth` levels down, never backing off to an older branch: an older
+ * folder is an older snapshot, and using it without a word would export stale data. Undefined only when
+ * the segment folder has no numeric child at all (not this layout). Numeric blobs count as children too:
+ * on hierarchical-namespace (ADLS Gen2) accounts, where Customer Insights writes, a directory is also a
+ * zero-length blob, so an empty directory shows up only that way.
+ */
 async function newestTimestampFolder(
   container: ContainerClient,
-  prefix: string,
+  segmentFolder: string,
   depth: number,
-): Promise<{ folder: string; blobs: string[] } | undefined> {
-  const level = await listLevel(container, prefix);
-  if (depth === 0) {
-    const blobs = level.blobs.filter((b) => CSV_FILE.test(b)).sort(byName);
-    return blobs.length ? { folder: prefix, blobs } : undefined;
+): Promise<NewestFolder | undefined> {
+  let prefix = segmentFolder;
+  for (let level = 0; level < depth; level++) {
+    const listing = await listLevel(container, prefix);
+    const children = new Set(
+      [
+        ...listing.prefixes.map((p) => p.slice(prefix.length, -1)),
+        ...listing.blobs.map((b) => b.slice(prefix.length)),
+      ].filter((name) => /^\d+$/.test(name)),
+    );
+    const newest = [...children].sort((a, b) => Number(b) - Number(a))[0];
+    if (newest === undefined) {
+      if (level === 0) return undefined;
+      break;
+    }
+    prefix = `${prefix}${newest}/`;
   }
-  const numeric = level.prefixes
-    .filter((p) => /^\d+\/$/.test(p.slice(prefix.length)))
-    .sort((a, b) => Number(b.slice(prefix.length, -1)) - Number(a.slice(prefix.length, -1)));
-  for (const child of numeric) {
-    const found = await newestTimestampFolder(container, child, depth - 1);
-    if (found) return found;
+  const csvs = (await listLevel(container, prefix)).blobs.filter((b) => CSV_FILE.test(b)).sort(byName);
+  return { folder: prefix, stamp: prefix.slice(segmentFolder.length, -1), csvs };
+}
+
+/** Without a partition list in model.json: all CSVs of the newest folder; an empty newest folder fails (retryable). */
+function newestSnapshot(segment: string, newest: NewestFolder): ChosenSnapshot {
+  if (!newest.csvs.length) {
+    throw new SnapshotIncompleteError(
+      segment,
+      newest.folder.slice(0, -1),
+      [],
+      'the newest timestamp folder has no CSV files yet (model.json lists no partitions to check against)',
+    );
+  }
+  return { stamp: newest.stamp, blobs: newest.csvs, warnings: [] };
+}
+
+/**
+ * With a partition list in model.json (the CDM record of what a snapshot holds): the newest timestamp
+ * folder it lists, and exactly the partitions it lists there. Customer Insights writes partitions one at a
+ * time and the blob trigger fires on the first new file, so a listed partition that is not there yet means
+ * the snapshot is half-written: fail retryably rather than read partition 1 of N (in mirror mode, reading a
+ * partial snapshot would unsubscribe everyone in the missing partitions).
+ */
+async function listedSnapshot(
+  container: ContainerClient,
+  segment: string,
+  segmentFolder: string,
+  newest: NewestFolder,
+  listed: string[],
+  modelFile: string,
+): Promise<ChosenSnapshot> {
+  const inFolder = listed.filter(
+    (b) => b.startsWith(segmentFolder) && b.lastIndexOf('/') >= segmentFolder.length,
+  );
+  if (!inFolder.length) {
+    throw new InputFileError(
+      modelFile,
+      `lists partitions for segment "${segment}" only outside ${segmentFolder} (e.g. ${listed[0]})`,
+    );
+  }
+  const folderOf = (blob: string) => blob.slice(0, blob.lastIndexOf('/') + 1);
+  const stampOf = (folder: string) => folder.slice(segmentFolder.length, -1);
+  const folder = inFolder.map(folderOf).reduce((a, b) => (compareStamps(stampOf(b), stampOf(a)) > 0 ? b : a));
+  const stamp = stampOf(folder);
+  const wanted = [...new Set(inFolder.filter((b) => folderOf(b) === folder))].sort(byName);
+  const present = new Set((await listLevel(container, folder)).blobs);
+  const missing = wanted.filter((b) => !present.has(b));
+  const fileName = (blob: string) => blob.slice(blob.lastIndexOf('/') + 1);
+  if (missing.length) {
+    throw new SnapshotIncompleteError(
+      segment,
+      folder.slice(0, -1),
+      missing.map(fileName),
+      `model.json lists ${wanted.length} partition(s) there, missing: ${missing.map(fileName).join(', ')}`,
+    );
+  }
+  const warnings: string[] = [];
+  const listedSet = new Set(wanted);
+  const extras = [...present].filter((b) => CSV_FILE.test(b) && !listedSet.has(b)).sort(byName);
+  if (extras.length) {
+    warnings.push(
+      `${folder.slice(0, -1)}: ignored ${extras.length} file(s) model.json does not list: ${extras.map(fileName).join(', ')}`,
+    );
+  }
+  if (compareStamps(newest.stamp, stamp) > 0) {
+    warnings.push(
+      `${segmentFolder}${newest.stamp} is newer than the snapshot model.json lists (${stamp}) and was ignored: ` +
+        'Customer Insights updates model.json when a snapshot is complete',
+    );
+  }
+  return { stamp, blobs: wanted, warnings };
+}
+
+/** Blob names (in this container) of the partitions model.json lists for the segment's entity. */
+function listedPartitions(
+  container: ContainerClient,
+  model: CdmModel,
+  modelFile: string,
+  segment: string,
+): string[] {
+  const entity = model.entities.find((e) => e.name.toLowerCase() === segment.toLowerCase());
+  if (!entity) {
+    const names = model.entities.map((e) => JSON.stringify(e.name)).join(', ');
+    throw new InputFileError(modelFile, `has no entity for segment "${segment}" (entities: ${names})`);
+  }
+  const blobs: string[] = [];
+  for (const { location } of entity.partitions) {
+    if (location === undefined || location === '') continue;
+    const blob = blobNameOf(container, location);
+    if (blob === undefined) {
+      throw new InputFileError(
+        modelFile,
+        `partition location ${JSON.stringify(location)} of "${entity.name}" is not in container "${container.containerName}"`,
+      );
+    }
+    blobs.push(blob);
+  }
+  return blobs;
+}
+
+/**
+ * The blob name a partition `location` (an absolute, usually URL-encoded blob URL) points to in this
+ * container, or undefined. The path after the container is compared exactly. The host is not compared:
+ * CDM writers record the Data Lake endpoint (`<account>.dfs.core.windows.net`) while we read through the
+ * blob endpoint, and both address the same blobs; the emulator's path-style URLs carry the account first.
+ */
+function blobNameOf(container: ContainerClient, location: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return undefined;
+  }
+  const decode = (path: string) => {
+    try {
+      return decodeURIComponent(path);
+    } catch {
+      return path;
+    }
+  };
+  const path = decode(url.pathname);
+  const containerPath = decode(new URL(container.url).pathname).replace(/\/$/, '');
+  for (const root of [containerPath, `/${container.containerName}`]) {
+    if (path.toLowerCase().startsWith(`${root.toLowerCase()}/`)) return path.slice(root.length + 1);
   }
   return undefined;
+}
+
+/** Orders `yyyy/MM/dd/HHmm` stamps: part by part, numerically; a longer stamp wins a tie. */
+function compareStamps(a: string, b: string): number {
+  const pa = a.split('/');
+  const pb = b.split('/');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const diff = byName(pa[i]!, pb[i]!);
+    if (diff) return diff;
+  }
+  return pa.length - pb.length;
 }
 
 async function findPlain(
