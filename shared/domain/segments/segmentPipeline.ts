@@ -76,6 +76,12 @@ export class SegmentPipeline {
    * previous snapshot knows are deduped here, so only new emails go through the hash index.
    */
   private readonly entryOfPrevious: Int32Array;
+  /**
+   * One bit per previous entry: seen this run. Read on every row instead of `entryOfPrevious` (125 KB per
+   * million entries stays in cache; a random read of the 4 MB array is a cache miss per row). The array is
+   * only written then, and read for duplicates and in `finish`.
+   */
+  private readonly seenPrevious: Int32Array;
   private readonly packer: RequestPacker;
   private readonly files: string[] = [];
   private firstFile: Uint16Array;
@@ -114,6 +120,7 @@ export class SegmentPipeline {
   ) {
     this.listIdText = String(options.listId);
     this.entryOfPrevious = new Int32Array(options.previous.count);
+    this.seenPrevious = new Int32Array((options.previous.count >>> 5) + 1);
     const expected = Math.max(1024, options.previous.count + (options.previous.count >>> 4));
     this.firstFile = new Uint16Array(expected);
     this.firstLine = new Uint32Array(expected);
@@ -177,7 +184,12 @@ export class SegmentPipeline {
     const entry = this.target.count;
     const previous = this.options.previous;
     const at = previous.count === 0 ? -1 : previous.find(hi, lo);
-    const first = at === -1 ? this.index.setIfAbsent(hi, lo, entry) : this.entryOfPrevious[at]! - 1;
+    const first =
+      at === -1
+        ? this.index.setIfAbsent(hi, lo, entry)
+        : (this.seenPrevious[at >>> 5]! & (1 << (at & 31))) === 0
+          ? -1
+          : this.entryOfPrevious[at]! - 1;
     if (first !== -1) {
       const where = `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
       return this.reject(line, rawEmail, 'duplicate', `same email as ${where}`);
@@ -205,6 +217,7 @@ export class SegmentPipeline {
       send = true;
     } else {
       this.entryOfPrevious[at] = entry + 1;
+      this.seenPrevious[at >>> 5]! |= 1 << (at & 31);
       if (previous.sameContent(at, chi, clo)) this.counts.unchanged++;
       else {
         this.counts.changed++;
@@ -313,9 +326,11 @@ export class SegmentPipeline {
       return `${mapping.lastName} is longer than ${MAX_FIELD_LENGTH} characters`;
     if (phone.length > MAX_FIELD_LENGTH)
       return `${mapping.phone} is longer than ${MAX_FIELD_LENGTH} characters`;
-    const tag = tags.find((t) => t.length > MAX_FIELD_LENGTH);
-    if (tag !== undefined)
-      return `a tag in ${mapping.tags.column} is longer than ${MAX_FIELD_LENGTH} characters`;
+    // A loop, not `tags.find(…)`: no closure per row.
+    for (let i = 0; i < tags.length; i++) {
+      if (tags[i]!.length > MAX_FIELD_LENGTH)
+        return `a tag in ${mapping.tags.column} is longer than ${MAX_FIELD_LENGTH} characters`;
+    }
     return undefined;
   }
 

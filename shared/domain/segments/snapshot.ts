@@ -73,8 +73,10 @@ export class Snapshot {
       entries[i * 4 + 3] = this.contentLo[i]!;
     }
     this.entries = entries;
+    // About 8 entries per bucket: the table (count / 2 bytes) then mostly stays in cache, and a bucket's
+    // entries (16 bytes each, side by side) are one or two cache lines.
     let bits = 1;
-    while (bits < 24 && 1 << bits < this.count) bits++;
+    while (bits < 24 && 1 << (bits + 3) < this.count) bits++;
     const shift = 32 - bits;
     const starts = new Uint32Array((1 << bits) + 1);
     let i = 0;
