@@ -342,4 +342,28 @@ describe('prepareSegments', () => {
     const third = await prepare({ segments: ['Alpha'], membership: 'mirror', runId: 'run3' });
     expect(third.counts).toMatchObject({ unchanged: 50, toUpsert: 0 });
   });
+
+  it('fails as snapshot_corrupt when the stored snapshot is not gzip, is truncated or is not a snapshot', async () => {
+    const { segments, work, prepare } = await setup();
+    await writePlainSegment(segments, 'Alpha', [{ rows: 5 }]);
+    const first = await prepare({ segments: ['Alpha'] });
+    await advanceExportSnapshot(work, {
+      exportId: 'exp1',
+      runId: 'run1',
+      confirmedEmails: contactsOf(await slicesOf(work, first.runFolder)).map((c) => c.email),
+    });
+    const good = await work.getBlobClient(snapshotBlobName('exp1')).downloadToBuffer();
+    expect((await readSnapshot(work, snapshotBlobName('exp1')))!.count).toBe(5);
+    for (const bad of [
+      Buffer.from('not gzip at all'),
+      good.subarray(0, good.length - 20),
+      gzipSync(Buffer.from('ACSNAP99 nonsense')),
+    ]) {
+      await work.getBlockBlobClient(snapshotBlobName('exp1')).uploadData(bad);
+      await expect(readSnapshot(work, snapshotBlobName('exp1'))).rejects.toMatchObject({
+        code: 'snapshot_corrupt',
+      });
+    }
+    expect(await readSnapshot(work, 'exports/none/snapshot.bin')).toBeUndefined();
+  });
 });
