@@ -35,15 +35,20 @@ export async function readSnapshot(
   blobName: string,
 ): Promise<Snapshot | undefined> {
   let body: NodeJS.ReadableStream | undefined;
+  let length = 0;
   try {
-    body = (await container.getBlobClient(blobName).download(0)).readableStreamBody;
+    const download = await container.getBlobClient(blobName).download(0);
+    body = download.readableStreamBody;
+    length = download.contentLength ?? 0;
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return undefined;
     throw error;
   }
   // Gunzipped while it downloads (a million contacts are ~27 MB stored): the inflate overlaps the transfer
   // instead of following it. The stored bytes are kept too, for `writeSnapshot`.
-  const stored: Buffer[] = [];
+  // Copied into one buffer of the blob's size as it arrives (no second copy to concatenate chunks).
+  let stored = Buffer.allocUnsafe(length);
+  let storedLength = 0;
   const inflated: Buffer[] = [];
   const corrupt = (error: unknown) =>
     new AppError(`Snapshot ${blobName} is corrupt: ${(error as Error).message}`, {
@@ -56,7 +61,11 @@ export async function readSnapshot(
       body as Readable,
       new Transform({
         transform(chunk: Buffer, _encoding, done) {
-          stored.push(chunk);
+          if (storedLength + chunk.length > stored.length) {
+            // More bytes than announced (should not happen): grow rather than fail.
+            stored = Buffer.concat([stored.subarray(0, storedLength), chunk]);
+          } else chunk.copy(stored, storedLength);
+          storedLength += chunk.length;
           done(null, chunk);
         },
       }),
@@ -76,7 +85,7 @@ export async function readSnapshot(
   }
   try {
     const snapshot = decodeSnapshot(inflated.length === 1 ? inflated[0]! : Buffer.concat(inflated));
-    storedBytes.set(snapshot, Buffer.concat(stored));
+    storedBytes.set(snapshot, stored.subarray(0, storedLength));
     return snapshot;
   } catch (error) {
     throw corrupt(error);
