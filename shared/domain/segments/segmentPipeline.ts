@@ -156,6 +156,10 @@ export class SegmentPipeline {
     this.counts.rows++;
     const rawEmail = fields[columns.email] ?? '';
     if (fields.length !== columns.width) {
+      // The person is still in the segment even though the row cannot be used: hold every address in it
+      // (a stray delimiter may have shifted the email out of its column), so mirror mode never
+      // unsubscribes them for a malformed line; an unsubscribe cannot be undone by bulk import.
+      for (const field of fields) this.holdIfEmail(field);
       return this.reject(
         line,
         rawEmail,
@@ -355,6 +359,14 @@ export class SegmentPipeline {
   /** Carries previous entry `i` into the target unchanged. */
   private keep(previous: Snapshot, i: number): void {
     this.remember(this.target.addFrom(previous, i), 0, i);
+  }
+
+  /** Holds `value` (see `hold`) when it normalises to a valid email. */
+  private holdIfEmail(value: string): void {
+    const email = normaliseEmail(value);
+    if (email === '' || emailProblem(email)) return;
+    const { hi, lo } = hash64(email, this.emailHash);
+    this.held.setIfAbsent(hi, lo, 0);
   }
 
   private hold(line: number, rawEmail: string, reason: RejectReason, detail: string): void {

@@ -209,6 +209,35 @@ describe('SegmentPipeline', () => {
     expect(second.target.count).toBe(1);
   });
 
+  it('does not unsubscribe a contact whose row is ragged, even when the email moved out of its column', () => {
+    const first = run([
+      [
+        'a.csv',
+        [
+          ['ann@example.com', 'Ann', '', ''],
+          ['bob@example.com', 'Bob', '', ''],
+        ],
+      ],
+    ]);
+    const second = run(
+      [
+        [
+          'a.csv',
+          [
+            ['ann@example.com', 'Ann', '', '', 'extra'],
+            // A stray delimiter in front shifted the email into the name column.
+            ['Bob', 'BOB@example.com', '', '', ''],
+          ],
+        ],
+      ],
+      { previous: first.target, membership: 'mirror' },
+    );
+    expect(second.rejected.map((r) => r.reason)).toEqual(['ragged_row', 'ragged_row']);
+    expect(second.counts).toMatchObject({ removed: 0, toUnsubscribe: 0 });
+    expect(second.contacts).toEqual([]);
+    expect(second.target.count).toBe(2);
+  });
+
   it('rejects a contact as contact_too_large when it alone cannot fit in a bulk request', () => {
     const { contacts, rejected } = run([['a.csv', [['big@example.com', 'B', 'x'.repeat(400_000), '']]]]);
     expect(contacts).toEqual([]);
