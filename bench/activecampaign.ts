@@ -11,9 +11,8 @@
  * Times are sandbox ("real-equivalent") time: what the same run would take against ActiveCampaign's real
  * budgets of 5 requests/s and 100 bulk imports/min.
  */
-import { writeFileSync } from 'node:fs';
+
 import os from 'node:os';
-import path from 'node:path';
 
 import { type LoggedRequest, startSandbox } from '../dev/sandbox/server';
 import {
@@ -23,6 +22,7 @@ import {
   importContacts,
   InProcessRateBudget,
 } from '../shared/adapters/activecampaign';
+import { writeResults } from './writeResults';
 
 const hostRule = { allowedSuffixes: ['.api-us1.com'], allowLoopbackHttp: true };
 
@@ -146,7 +146,7 @@ export async function main(): Promise<void> {
     '',
   ].join('\n');
   console.log(md);
-  writeFileSync(path.join(__dirname, '../../bench/results/activecampaign.md'), md);
+  writeResults('activecampaign', md);
   // The targets of this client: every refusal ActiveCampaign did not inject is a pacing bug, the budget must be
   // used to at least 95%, and no contact may be lost.
   const failures = [

@@ -11,9 +11,7 @@
  * Usage: npm run build && node dist/bench/pipeline.js [rows]
  */
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { TextDecoder } from 'node:util';
 
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
@@ -24,6 +22,7 @@ import { prepareSegments } from '../shared/adapters/blob/prepareSegments';
 import { advanceExportSnapshot } from '../shared/adapters/blob/snapshotStore';
 import { CsvTokenizer } from '../shared/domain/segments/csvTokenizer';
 import { writePlainSegment } from '../test/helpers/segmentFixtures';
+import { writeResults } from './writeResults';
 
 const SEGMENT = 'Bench';
 const BLOB = `${SEGMENT}/part-00001.csv`;
@@ -214,7 +213,7 @@ export async function main(): Promise<void> {
       `Targets: pipeline ≤ 3× bare parse → first run ${(results[2]!.seconds / floor).toFixed(2)}×, incremental ${(results[5]!.seconds / floor).toFixed(2)}× (wall time); peak RSS < 512 MB → ${Math.max(results[2]!.maxRssMb, results[5]!.maxRssMb).toFixed(0)} MB.`,
       '',
     ].join('\n');
-    writeFileSync(path.join(__dirname, '../../bench/results/pipeline.md'), md);
+    writeResults('pipeline', md);
     console.log(`\n${md}`);
   } finally {
     await azurite.stop();

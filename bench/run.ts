@@ -4,6 +4,7 @@
  *
  *   npm run bench                 # all
  *   npm run bench -- pipeline     # only the named ones
+ *   npm run bench -- --readme     # only rebuild bench/README.md from bench/results/
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -41,6 +42,7 @@ async function writeReadme(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--readme')) return writeReadme();
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !(BENCHES as readonly string[]).includes(w));
   if (unknown.length)
