@@ -77,6 +77,8 @@ export const PrepareSegmentsResult = z.object({
       layout: z.enum(['customerInsights', 'plain']),
       snapshotFolder: z.string().optional(),
       files: z.array(z.string()),
+      /** What discovery passed over (unlisted files, newer unlisted folders): names only. */
+      warnings: z.array(z.string()).optional(),
     }),
   ),
   counts: Counts,
@@ -167,6 +169,7 @@ export async function prepareSegments(
       layout: s.layout,
       ...(s.snapshotFolder ? { snapshotFolder: s.snapshotFolder } : {}),
       files: s.partitions.map((p) => p.blobName),
+      ...(s.warnings?.length ? { warnings: s.warnings } : {}),
     })),
     counts,
     slices: {

@@ -141,6 +141,23 @@ describe('prepareSegments', () => {
     expect(contacts.every((c) => !c.first_name?.includes('"'))).toBe(true);
   });
 
+  it('reports, and does not read, a partition file model.json does not list', async () => {
+    const { segments, prepare } = await setup();
+    const { stats } = await writeCustomerInsightsSegment(segments, {
+      segment: 'HighValue',
+      timestamp: '2024/05/01/0930',
+      parts: [{ rows: 20 }],
+    });
+    await uploadText(
+      segments,
+      'CustomerInsights_contoso/ActiveCampaignExport/HighValue/2024/05/01/0930/HighValue_9.csv',
+      ['"stray@example.com","S","T","1"'],
+    );
+    const result = await prepare();
+    expect(result.counts).toMatchObject({ rows: 20, contacts: stats.valid });
+    expect(result.segments[0]!.warnings).toEqual([expect.stringContaining('does not list: HighValue_9.csv')]);
+  });
+
   it('reads plain-layout .csv.gz partitions and dedupes across partitions and segments in the export order', async () => {
     const { segments, work, prepare } = await setup();
     const a = await writePlainSegment(segments, 'Alpha', [{ rows: 100 }, { rows: 100, firstIndex: 50 }], {
