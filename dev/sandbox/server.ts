@@ -117,12 +117,8 @@ export interface SandboxCounters {
   bulkImportsAccepted: number;
 }
 
-/** The live state behind a sandbox, for in-process inspection by tests. */
-export class SandboxState {
-  readonly accounts: SandboxAccount[];
-  readonly log: LoggedRequest[] = [];
-  faults: SandboxFaults;
-  counters: SandboxCounters = {
+function emptyCounters(): SandboxCounters {
+  return {
     throttled: 0,
     bulkThrottled: 0,
     injected429: 0,
@@ -130,6 +126,14 @@ export class SandboxState {
     resets: 0,
     bulkImportsAccepted: 0,
   };
+}
+
+/** The live state behind a sandbox, for in-process inspection by tests. */
+export class SandboxState {
+  readonly accounts: SandboxAccount[];
+  readonly log: LoggedRequest[] = [];
+  faults: SandboxFaults;
+  counters: SandboxCounters = emptyCounters();
   readonly rpsWindow = new Map<string, number[]>();
   readonly bulkWindow = new Map<string, number[]>();
   readonly singleWindow = new Map<string, number[]>();
@@ -161,14 +165,7 @@ export class SandboxState {
     this.rpsWindow.clear();
     this.bulkWindow.clear();
     this.singleWindow.clear();
-    this.counters = {
-      throttled: 0,
-      bulkThrottled: 0,
-      injected429: 0,
-      injected503: 0,
-      resets: 0,
-      bulkImportsAccepted: 0,
-    };
+    this.counters = emptyCounters();
     if (seed !== undefined) this.random = seededRandom(seed);
   }
 }

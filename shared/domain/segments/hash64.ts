@@ -24,6 +24,11 @@ export function hash64(text: string, out: Hash64 = { hi: 0, lo: 0 }): Hash64 {
     h1 = Math.imul(h1 ^ ch, 2654435761);
     h2 = Math.imul(h2 ^ ch, 1597334677);
   }
+  return finalMix(h1, h2, out);
+}
+
+/** The avalanche step both hashes end with, written into `out`. */
+function finalMix(h1: number, h2: number, out: Hash64): Hash64 {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
@@ -66,14 +71,6 @@ export class Hasher64 {
 
   /** Finishes into `out` (same final mix as `hash64`). */
   digest(out: Hash64): Hash64 {
-    let h1 = this.h1;
-    let h2 = this.h2;
-    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
-    h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
-    h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-    out.hi = h2 >>> 0;
-    out.lo = h1 >>> 0;
-    return out;
+    return finalMix(this.h1, this.h2, out);
   }
 }
