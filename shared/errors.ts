@@ -107,13 +107,6 @@ export class NotFoundError extends AppError {
   }
 }
 
-/** The caller is known but not allowed to do this. */
-export class ForbiddenError extends AppError {
-  constructor(message: string) {
-    super(message, { code: 'forbidden', status: 403 });
-  }
-}
-
 /** Turns anything thrown into an `Error`, so callers can rely on `message` and `cause`. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;
@@ -126,7 +119,7 @@ export function ensureError(value: unknown): Error {
   return new Error(`Non-error thrown: ${text}`);
 }
 
-/** True when `error` (or an error it wraps) says a retry may succeed. */
+/** True when `error` is one of ours that says a retry may succeed. */
 export function isRetryable(error: unknown): boolean {
   return error instanceof AppError && error.retryable;
 }

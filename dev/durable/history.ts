@@ -183,12 +183,3 @@ export function completedId(event: HistoryEvent): number | undefined {
       return undefined;
   }
 }
-
-/** True for TaskScheduled, TimerCreated and SubOrchestrationInstanceCreated (the events that carry an id). */
-export function isScheduling(event: HistoryEvent): boolean {
-  return (
-    event.EventType === EventType.TaskScheduled ||
-    event.EventType === EventType.TimerCreated ||
-    event.EventType === EventType.SubOrchestrationInstanceCreated
-  );
-}

@@ -38,11 +38,6 @@ function finalMix(h1: number, h2: number, out: Hash64): Hash64 {
   return out;
 }
 
-/** Orders two 64-bit hashes given as halves (negative, zero, positive). */
-export function compareHash64(aHi: number, aLo: number, bHi: number, bLo: number): number {
-  return aHi !== bHi ? aHi - bHi : aLo - bLo;
-}
-
 /** A 64-bit hash over several strings (each followed by a separator), with no concatenation. */
 export class Hasher64 {
   private h1 = 0xdeadbeef;

@@ -1,18 +1,17 @@
 /** The rejected-rows file: one line per row that was not exported, with the reason. */
 
-/** Why a row was not exported. */
-export type RejectReason =
-  'missing_email' | 'invalid_email' | 'duplicate' | 'ragged_row' | 'field_too_long' | 'contact_too_large';
-
-/** Every reason, in report order. */
-export const REJECT_REASONS: readonly RejectReason[] = [
+/** Every reason a row may not be exported, in report order. */
+export const REJECT_REASONS = [
   'missing_email',
   'invalid_email',
   'duplicate',
   'ragged_row',
   'field_too_long',
   'contact_too_large',
-];
+] as const;
+
+/** Why a row was not exported. */
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** One rejected row: where it starts, the email as found, the reason and a human detail. */
 export interface RejectedRow {
