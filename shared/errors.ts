@@ -119,6 +119,16 @@ export function ensureError(value: unknown): Error {
   return new Error(`Non-error thrown: ${text}`);
 }
 
+/** The HTTP status an Azure SDK error carries (RestError.statusCode), if any. */
+export function statusCodeOf(error: unknown): number | undefined {
+  // RestError.statusCode is a number; a numeric string is accepted too (the table budget coerced with Number()).
+  const status = (error as { statusCode?: unknown } | null | undefined)?.statusCode;
+  if (typeof status === 'number') return status;
+  if (typeof status === 'string' && status.trim() !== '' && Number.isFinite(Number(status)))
+    return Number(status);
+  return undefined;
+}
+
 /** True when `error` is one of ours that says a retry may succeed. */
 export function isRetryable(error: unknown): boolean {
   return error instanceof AppError && error.retryable;

@@ -22,6 +22,7 @@
 import { TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 
+import { statusCodeOf } from '../../shared/errors';
 import type { HistoryEvent } from './history';
 
 export type RuntimeStatus =
@@ -284,7 +285,7 @@ export class TableStore implements DurableStore {
       const row = await this.instances.getEntity<Record<string, unknown>>(toKey(instanceId), '');
       return { record: await this.toInstance(row), etag: row.etag };
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      if (statusCodeOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -329,7 +330,7 @@ export class TableStore implements DurableStore {
       if ('ifAbsent' in condition) await this.instances.createEntity(row);
       else await this.instances.updateEntity(row, 'Replace', { etag: condition.ifMatch });
     } catch (error) {
-      const status = (error as { statusCode?: number }).statusCode;
+      const status = statusCodeOf(error);
       // 409 EntityAlreadyExists (insert), 412 UpdateConditionNotSatisfied, 404 (row deleted meanwhile).
       if (status !== 409 && status !== 412 && status !== 404) throw error;
       for (const property of ['InputBlob', 'OutputBlob', 'CustomStatusBlob', 'ConsumedBlob'])
@@ -468,8 +469,8 @@ export class TableStore implements DurableStore {
         // A batch fails as a whole when one row is already gone (a re-delivered message after a restart):
         // delete one by one and ignore the missing ones.
         for (const rowKey of ids.slice(i, i + BATCH_OPERATIONS))
-          await this.inbox.deleteEntity(partitionKey, rowKey).catch((error: { statusCode?: number }) => {
-            if (error.statusCode !== 404) throw error;
+          await this.inbox.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {
+            if (statusCodeOf(error) !== 404) throw error;
           });
       }
     }

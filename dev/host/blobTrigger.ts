@@ -13,6 +13,7 @@
  */
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 
+import { statusCodeOf } from '../../shared/errors';
 import type { LocalFunctionHost } from './functionHost';
 import type { InvokeResult, RegisteredFunction } from './types';
 
@@ -236,7 +237,7 @@ export class BlobTriggerPoller {
         });
       }
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return; // the container does not exist yet
+      if (statusCodeOf(err) === 404) return; // the container does not exist yet
       throw err;
     }
     for (const { name, blob } of found) {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 
-import { AppError, ensureError, InputFileError, isRetryable, ValidationError } from '../../shared/errors';
+import {
+  AppError,
+  ensureError,
+  InputFileError,
+  isRetryable,
+  statusCodeOf,
+  ValidationError,
+} from '../../shared/errors';
 
 describe('errors', () => {
   it('keeps the original error in cause and retryable as a property', () => {
@@ -29,5 +36,16 @@ describe('errors', () => {
     expect(ensureError({ a: 1 }).message).toBe('Non-error thrown: {"a":1}');
     const original = new TypeError('x');
     expect(ensureError(original)).toBe(original);
+  });
+
+  it('reads the HTTP status of an Azure SDK error when statusCode is a number or a numeric string', () => {
+    expect(statusCodeOf(Object.assign(new Error('Not Found'), { statusCode: 404 }))).toBe(404);
+    expect(statusCodeOf({ statusCode: '412' })).toBe(412);
+    expect(statusCodeOf({ statusCode: 'oops' })).toBeUndefined();
+    expect(statusCodeOf({ statusCode: '' })).toBeUndefined();
+    expect(statusCodeOf(new Error('plain'))).toBeUndefined();
+    expect(statusCodeOf(null)).toBeUndefined();
+    expect(statusCodeOf(undefined)).toBeUndefined();
+    expect(statusCodeOf('404')).toBeUndefined();
   });
 });

@@ -6,6 +6,7 @@
  */
 import type { TableClient } from '@azure/data-tables';
 
+import { statusCodeOf } from '../../errors';
 import { type Clock, sleepUntil } from './clock';
 import { BudgetSlotMissedError } from './errors';
 import {
@@ -114,7 +115,7 @@ export class TableRateBudget implements RateBudget {
         };
         etag = row.etag;
       } catch (error) {
-        if (statusOf(error) !== 404) throw error;
+        if (statusCodeOf(error) !== 404) throw error;
       }
       const { slot, state } = change(current, this.clock.now());
       const row: BudgetRow = { partitionKey: PARTITION, rowKey: this.rowKey, ...state };
@@ -125,15 +126,9 @@ export class TableRateBudget implements RateBudget {
         return slot;
       } catch (error) {
         // 412: another process moved the row since we read it; 409: another process created it first.
-        const status = statusOf(error);
+        const status = statusCodeOf(error);
         if ((status !== 412 && status !== 409) || conflicts >= this.maxConflicts) throw error;
       }
     }
   }
-}
-
-function statusOf(error: unknown): number | undefined {
-  return typeof error === 'object' && error !== null && 'statusCode' in error
-    ? Number(error.statusCode)
-    : undefined;
 }

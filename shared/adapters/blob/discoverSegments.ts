@@ -17,7 +17,7 @@ import {
   parseCdmModel,
   PLAIN_CSV_FORMAT,
 } from '../../domain/segments/cdmModel';
-import { InputFileError, NotFoundError, SnapshotIncompleteError } from '../../errors';
+import { InputFileError, NotFoundError, SnapshotIncompleteError, statusCodeOf } from '../../errors';
 
 /** Which folder layout a segment was found in. */
 export type SegmentLayout = 'customerInsights' | 'plain';
@@ -329,7 +329,7 @@ async function loadModel(container: ContainerClient, modelFile: string): Promise
   try {
     bytes = await container.getBlobClient(modelFile).downloadToBuffer();
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) {
+    if (statusCodeOf(error) === 404) {
       throw new InputFileError(
         modelFile,
         'is missing: Customer Insights exports describe their CSV columns there',

@@ -17,7 +17,7 @@ import {
   encodeSnapshot,
   Snapshot,
 } from '../../domain/segments/snapshot';
-import { AppError } from '../../errors';
+import { AppError, statusCodeOf } from '../../errors';
 import { runFolder, snapshotBlobName, targetSnapshotBlobName } from './runFolder';
 
 const gzipAsync = promisify(gzip);
@@ -41,7 +41,7 @@ export async function readSnapshot(
     body = download.readableStreamBody;
     length = download.contentLength ?? 0;
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    if (statusCodeOf(error) === 404) return undefined;
     throw error;
   }
   // Gunzipped while it downloads (a million contacts are ~27 MB stored): the inflate overlaps the transfer

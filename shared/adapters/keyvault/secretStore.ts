@@ -7,7 +7,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 
-import { ValidationError } from '../../errors';
+import { statusCodeOf, ValidationError } from '../../errors';
 import { toSecretName } from './secretName';
 import { type SecretCallContext, toSecretStoreError } from './secretStoreError';
 
@@ -80,7 +80,7 @@ export function createKeyVaultSecretStore(options: KeyVaultSecretStoreOptions): 
       try {
         version = await set(ctx, apiKey);
       } catch (error) {
-        if (statusOf(error) !== 409) throw toSecretStoreError(error, ctx, apiKey);
+        if (statusCodeOf(error) !== 409) throw toSecretStoreError(error, ctx, apiKey);
         // 409: a deleted secret of this name awaits purge (soft delete); its name cannot be reused until it
         // is recovered or purged. Recovering needs no purge permission and works under purge protection.
         // https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview
@@ -118,7 +118,7 @@ export function createKeyVaultSecretStore(options: KeyVaultSecretStoreOptions): 
         const poller = await client.beginDeleteSecret(ctx.secretName, pollOptions);
         await poller.pollUntilDone();
       } catch (error) {
-        if (statusOf(error) === 404) return; // nothing stored: deleting is idempotent
+        if (statusCodeOf(error) === 404) return; // nothing stored: deleting is idempotent
         throw toSecretStoreError(error, ctx);
       }
       logger.info(
@@ -126,9 +126,4 @@ export function createKeyVaultSecretStore(options: KeyVaultSecretStoreOptions): 
       );
     },
   };
-}
-
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
 }
