@@ -18,6 +18,7 @@
 import type { z } from 'zod';
 
 import type { Config } from '../../config';
+import { MAX_BULK_IMPORT_BYTES, MAX_CONTACTS_PER_BULK_IMPORT } from '../../domain/segments/requestPacker';
 import { type Clock, systemClock } from './clock';
 import {
   type ActiveCampaignError,
@@ -56,10 +57,8 @@ import {
   userResponseSchema,
 } from './schemas';
 
-/** Bulk import accepts at most 250 contacts per request (developers.activecampaign.com/reference/bulk-import-contacts). */
-export const MAX_CONTACTS_PER_BULK_IMPORT = 250;
-/** …and a body under 400,000 bytes (399,999 or less). */
-export const MAX_BULK_IMPORT_BYTES = 399_999;
+// Bulk import's request limits live with the packer that honours them; re-exported for the client's users.
+export { MAX_BULK_IMPORT_BYTES, MAX_CONTACTS_PER_BULK_IMPORT };
 /** Without a Retry-After, bulk import's "Rate limit exceeded." means: retry in a minute (its own wording). */
 const BULK_RATE_LIMIT_WINDOW_MS = 60_000;
 

@@ -11,7 +11,12 @@ import { z } from 'zod';
 
 import { ExportMapping, resolveColumns } from '../../domain/segments/exportMapping';
 import { REJECTED_CSV_HEADER, toRejectedCsvLine } from '../../domain/segments/rejectedRows';
-import { DEFAULT_PACKING_LIMITS, type PackedSlice } from '../../domain/segments/requestPacker';
+import {
+  DEFAULT_PACKING_LIMITS,
+  MAX_BULK_IMPORT_BYTES,
+  MAX_CONTACTS_PER_BULK_IMPORT,
+  type PackedSlice,
+} from '../../domain/segments/requestPacker';
 import { SegmentPipeline } from '../../domain/segments/segmentPipeline';
 import { Snapshot } from '../../domain/segments/snapshot';
 import { ensureError } from '../../errors';
@@ -41,8 +46,8 @@ export const PrepareSegmentsInput = z.object({
   layout: z.enum(['auto', 'customerInsights', 'plain']).default('auto'),
   packing: z
     .object({
-      maxContactsPerRequest: z.number().int().min(1).max(250),
-      maxBodyBytes: z.number().int().min(1_000).max(399_999),
+      maxContactsPerRequest: z.number().int().min(1).max(MAX_CONTACTS_PER_BULK_IMPORT),
+      maxBodyBytes: z.number().int().min(1_000).max(MAX_BULK_IMPORT_BYTES),
       requestsPerSlice: z.number().int().min(1).max(50),
       excludeAutomations: z.boolean(),
     })

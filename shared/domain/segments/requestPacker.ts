@@ -6,6 +6,11 @@
  * is exact: the body is assembled from the very strings we measure, so `JSON.stringify(JSON.parse(body))`
  * (what the pusher sends) has the same bytes.
  */
+/** Bulk import accepts at most 250 contacts per request (activecampaign-api.md, "Bulk import"). */
+export const MAX_CONTACTS_PER_BULK_IMPORT = 250;
+/** …and a body under 400,000 bytes, i.e. 399,999 or less (activecampaign-api.md, "Bulk import"). */
+export const MAX_BULK_IMPORT_BYTES = 399_999;
+
 /** Limits for packing; defaults are ActiveCampaign's. */
 export interface PackingLimits {
   /** Contacts per request (ActiveCampaign: at most 250). */
@@ -25,8 +30,8 @@ export interface PackingLimits {
 
 /** ActiveCampaign's documented limits, sixteen requests (up to 4,000 contacts) per slice, automations excluded. */
 export const DEFAULT_PACKING_LIMITS: PackingLimits = {
-  maxContactsPerRequest: 250,
-  maxBodyBytes: 399_999,
+  maxContactsPerRequest: MAX_CONTACTS_PER_BULK_IMPORT,
+  maxBodyBytes: MAX_BULK_IMPORT_BYTES,
   requestsPerSlice: 16,
   excludeAutomations: true,
 };
