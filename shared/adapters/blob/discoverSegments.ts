@@ -51,11 +51,13 @@ export async function discoverSegments(
 ): Promise<DiscoveredSegment[]> {
   const root = await listLevel(container, '');
   const models = new Map<string, Promise<CdmModel>>();
+  // Every segment walks the same instance and export folders: list each once per call.
+  const folders = new Map<string, Promise<Listing>>();
   const result: DiscoveredSegment[] = [];
   for (const segment of segments) {
     const found =
       (layout !== 'plain'
-        ? await findCustomerInsights(container, root.prefixes, segment, models)
+        ? await findCustomerInsights(container, root.prefixes, segment, models, folders)
         : undefined) ??
       (layout !== 'customerInsights' ? await findPlain(container, root.prefixes, segment) : undefined);
     if (!found) {
@@ -72,15 +74,16 @@ export async function discoverSegments(
 
 async function findCustomerInsights(
   container: ContainerClient,
-  rootPrefixes: string[],
+  rootPrefixes: readonly string[],
   segment: string,
   models: Map<string, Promise<CdmModel>>,
+  folders: Map<string, Promise<Listing>>,
 ): Promise<DiscoveredSegment | undefined> {
   const wanted = `${segment.toLowerCase()}/`;
   let best: { exportFolder: string; segmentFolder: string; newest: NewestFolder } | undefined;
   for (const instance of rootPrefixes.filter((p) => p.toLowerCase().startsWith(CI_PREFIX))) {
-    for (const exportFolder of (await listLevel(container, instance)).prefixes) {
-      const segmentFolders = (await listLevel(container, exportFolder)).prefixes.filter(
+    for (const exportFolder of (await listLevelOnce(container, instance, folders)).prefixes) {
+      const segmentFolders = (await listLevelOnce(container, exportFolder, folders)).prefixes.filter(
         (p) => p.slice(exportFolder.length).toLowerCase() === wanted,
       );
       for (const segmentFolder of segmentFolders) {
@@ -303,7 +306,7 @@ function compareStamps(a: string, b: string): number {
 
 async function findPlain(
   container: ContainerClient,
-  rootPrefixes: string[],
+  rootPrefixes: readonly string[],
   segment: string,
 ): Promise<DiscoveredSegment | undefined> {
   const wanted = `${segment.toLowerCase()}/`;
@@ -340,10 +343,27 @@ async function loadModel(container: ContainerClient, modelFile: string): Promise
   return parseCdmModel(bytes.toString('utf8'), modelFile);
 }
 
-async function listLevel(
+/** One level of the blob hierarchy under a prefix: sub-folders and blobs, by full name. */
+interface Listing {
+  prefixes: readonly string[];
+  blobs: readonly string[];
+}
+
+/** `listLevel`, memoized in `cache` (one `discoverSegments` call): the listing is shared, never mutated. */
+function listLevelOnce(
   container: ContainerClient,
   prefix: string,
-): Promise<{ prefixes: string[]; blobs: string[] }> {
+  cache: Map<string, Promise<Listing>>,
+): Promise<Listing> {
+  let listing = cache.get(prefix);
+  if (!listing) {
+    listing = listLevel(container, prefix);
+    cache.set(prefix, listing);
+  }
+  return listing;
+}
+
+async function listLevel(container: ContainerClient, prefix: string): Promise<Listing> {
   const prefixes: string[] = [];
   const blobs: string[] = [];
   for await (const item of container.listBlobsByHierarchy('/', { prefix })) {

@@ -1,5 +1,5 @@
 import type { ContainerClient } from '@azure/storage-blob';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { discoverSegments } from '../../../../shared/adapters/blob/discoverSegments';
 import { isRetryable, SnapshotIncompleteError } from '../../../../shared/errors';
@@ -133,5 +133,26 @@ describe('discoverSegments', () => {
     await expect(discoverSegments(container, [segment])).rejects.toThrow(
       new RegExp(`missing: ${segment}_2\\.csv`),
     );
+  });
+
+  it('lists the instance and export folders once when several segments are discovered in one call', async () => {
+    const container = await freshContainer('disc');
+    const a = await writeCsvs(container, 'SegA', '2024/05/02/0200', ['SegA_1.csv']);
+    const b = await writeCsvs(container, 'SegB', '2024/05/02/0200', ['SegB_1.csv']);
+    await uploadText(container, `${ROOT}/model.json`, [
+      cdmModelJson(container.url, [
+        { segment: 'SegA', blobs: a, format: FORMAT },
+        { segment: 'SegB', blobs: b, format: FORMAT },
+      ]),
+    ]);
+    const list = vi.spyOn(container, 'listBlobsByHierarchy');
+    const found = await discoverSegments(container, ['SegA', 'SegB']);
+    expect(found.map((f) => files(f.partitions.map((p) => p.blobName)))).toEqual([
+      ['SegA_1.csv'],
+      ['SegB_1.csv'],
+    ]);
+    const listed = list.mock.calls.map(([, options]) => options?.prefix);
+    expect(listed.filter((prefix) => prefix === 'CustomerInsights_contoso/')).toHaveLength(1);
+    expect(listed.filter((prefix) => prefix === `${ROOT}/`)).toHaveLength(1);
   });
 });
