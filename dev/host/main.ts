@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 
+import { parsePortOption } from '../portOption';
 import { startHost } from './startHost';
 
 /** Parses argv, starts the host and wires the signals. */
@@ -17,10 +18,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       'blob-poll-ms': { type: 'string' },
     },
   });
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    throw new Error(`--port must be a port number, got "${values.port}".`);
-  }
+  const port = values.port === undefined ? undefined : parsePortOption(values.port, 'port', 0);
   const pollMs = values['blob-poll-ms'] === undefined ? undefined : Number(values['blob-poll-ms']);
   const running = await startHost({ appDir: values.app ?? '.', port, blobPollIntervalMs: pollMs });
   process.stdout.write(`HOST READY ${running.url}\n`);

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { parsePortOption } from '../portOption';
 import { generateEmulatorCertificate, type TlsFiles, writeCertificateFiles } from './certificate';
 import { startKeyVaultEmulator } from './emulator';
 
@@ -23,9 +24,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       quiet: { type: 'boolean', default: false },
     },
   });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new Error(`--port: not a port: ${values.port}`);
+  const port = parsePortOption(values.port, 'port', 0);
 
   // With --cert-dir, reuse the certificate already there so clients keep trusting it across restarts.
   const certDir = values['cert-dir'];

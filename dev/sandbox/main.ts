@@ -2,6 +2,7 @@
  * `node dist/dev/sandbox/main.js [--port N] [--time-scale X] [--seed S]`: runs the ActiveCampaign sandbox
  * until interrupted and prints its URL, host and API key (a sandbox key, not a secret).
  */
+import { parsePortOption } from '../portOption';
 import { startSandbox } from './server';
 
 function argument(name: string): string | undefined {
@@ -11,7 +12,7 @@ function argument(name: string): string | undefined {
 
 /** Starts the sandbox from command-line arguments. */
 export async function main(): Promise<void> {
-  const port = Number(argument('--port') ?? 0);
+  const port = parsePortOption(argument('--port'), 'port', 0);
   const timeScale = Number(argument('--time-scale') ?? 1);
   const seed = Number(argument('--seed') ?? 1);
   const sandbox = await startSandbox({ port, timeScale, seed });

@@ -19,6 +19,7 @@ import { type RunningAzurite, startAzurite } from '../azurite';
 import { stopChildProcess } from '../childProcess';
 import { type RunningKeyVaultEmulator, startKeyVaultEmulator } from '../keyvault/emulator';
 import { prepareEmulatorTrust } from '../keyvault/trust';
+import { parsePortOption } from '../portOption';
 import { type RunningSandbox, startSandbox } from '../sandbox/server';
 
 const APP_DIR = path.resolve(__dirname, '../../..');
@@ -34,12 +35,7 @@ function portOption(
   fallback: number,
 ): number {
   const raw = values[name];
-  if (raw === undefined) return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`--${name} must be a port number (0 picks a free one), got "${String(raw)}".`);
-  }
-  return port;
+  return parsePortOption(typeof raw === 'string' ? raw : undefined, name, fallback);
 }
 
 /** Starts the stack; resolves once the host answers, with a function that stops everything. */
