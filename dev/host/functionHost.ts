@@ -311,6 +311,16 @@ export async function createFunctionHost(options: CreateFunctionHostOptions): Pr
       },
     };
 
+    // The worker marks which stage an invocation is in (the library warns about logs after it is done).
+    const inState = async (state: InvocationState, run: () => Promise<void>): Promise<void> => {
+      coreCtx.state = state;
+      try {
+        await run();
+      } finally {
+        coreCtx.state = undefined;
+      }
+    };
+
     try {
       const invocationModel = await programmingModel.getInvocationModel(coreCtx);
       const hookData: Record<string, unknown> = {};
@@ -322,12 +332,7 @@ export async function createFunctionHost(options: CreateFunctionHostOptions): Pr
       const preContext = hookContext(hookData, appHookData, { invocationContext: context });
       preContext.inputs = inputs;
       preContext.functionCallback = callback;
-      coreCtx.state = 'preInvocationHooks';
-      try {
-        await runHooks('preInvocation', preContext, name, invocationId);
-      } finally {
-        coreCtx.state = undefined;
-      }
+      await inState('preInvocationHooks', () => runHooks('preInvocation', preContext, name, invocationId));
       inputs = preContext.inputs as unknown[];
       callback = preContext.functionCallback as FunctionCallback;
 
@@ -335,20 +340,14 @@ export async function createFunctionHost(options: CreateFunctionHostOptions): Pr
       postContext.inputs = inputs;
       postContext.result = null;
       postContext.error = null;
-      coreCtx.state = 'invocation';
-      try {
-        postContext.result = await invocationModel.invokeFunction(context, inputs, callback);
-      } catch (err) {
-        postContext.error = err;
-      } finally {
-        coreCtx.state = undefined;
-      }
-      coreCtx.state = 'postInvocationHooks';
-      try {
-        await runHooks('postInvocation', postContext, name, invocationId);
-      } finally {
-        coreCtx.state = undefined;
-      }
+      await inState('invocation', async () => {
+        try {
+          postContext.result = await invocationModel.invokeFunction(context, inputs, callback);
+        } catch (err) {
+          postContext.error = err;
+        }
+      });
+      await inState('postInvocationHooks', () => runHooks('postInvocation', postContext, name, invocationId));
       // Like the worker, rethrow what the handler threw (the library's errors are Error instances).
       if (postContext.error !== null && postContext.error !== undefined) {
         throw postContext.error instanceof Error ? postContext.error : new Error(inspect(postContext.error));
