@@ -74,7 +74,12 @@ async function child(step: Step, connectionString: string, segName: string, work
         membership: 'mirror',
         profileCap: 1_000_000,
       },
-      { segmentContainer: segments, workContainer: work },
+      {
+        segmentContainer: segments,
+        workContainer: work,
+        // BENCH_PREPARE_THREADS=<n> overrides the default row-preparer threads (0: all on one thread).
+        ...(process.env.BENCH_PREPARE_THREADS ? { threads: Number(process.env.BENCH_PREPARE_THREADS) } : {}),
+      },
     );
     rows = result.counts.rows;
     const c = result.counts;

@@ -63,6 +63,8 @@ export class ValidationError extends AppError {
 export class InputFileError extends AppError {
   readonly file: string;
   readonly line: number | undefined;
+  /** The message without the file and line. */
+  readonly detail: string;
 
   constructor(file: string, message: string, options: { line?: number; cause?: unknown } = {}) {
     super(`${file}${options.line === undefined ? '' : `:${options.line}`}: ${message}`, {
@@ -72,6 +74,7 @@ export class InputFileError extends AppError {
     });
     this.file = file;
     this.line = options.line;
+    this.detail = message;
   }
 }
 

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
 import { z } from 'zod';
 
-import { ExportMapping, resolveColumns } from '../../domain/segments/exportMapping';
+import { type ColumnIndexes, ExportMapping, resolveColumns } from '../../domain/segments/exportMapping';
 import { REJECTED_CSV_HEADER, toRejectedCsvLine } from '../../domain/segments/rejectedRows';
 import {
   DEFAULT_PACKING_LIMITS,
@@ -22,6 +22,7 @@ import { Snapshot } from '../../domain/segments/snapshot';
 import { ensureError } from '../../errors';
 import { discoverSegments } from './discoverSegments';
 import { readPartition } from './readPartition';
+import { defaultPrepareThreads, RowPreparerPool } from './rowPreparerPool';
 import {
   rejectedBlobName,
   runFolder,
@@ -92,6 +93,8 @@ export const PrepareSegmentsResult = z.object({
   rejectedBlob: z.string(),
   targetSnapshotBlob: z.string(),
   previousSnapshotContacts: z.number(),
+  /** How the files were parsed: chunks of whole records (on worker threads or here), or record by record. */
+  parsing: z.object({ chunks: z.number(), onWorkerThreads: z.number() }),
   durationMs: z.number(),
 });
 export type PrepareSegmentsResult = z.infer<typeof PrepareSegmentsResult>;
@@ -104,6 +107,16 @@ export interface PrepareSegmentsDeps {
   workContainer: ContainerClient;
   /** Slice uploads in flight at once (default 4). */
   uploadConcurrency?: number;
+  /**
+   * Worker threads that prepare rows (default: one per core when there are two or more, at most four;
+   * 0: all on the calling thread). Inputs of one chunk never start a thread.
+   */
+  threads?: number;
+  /**
+   * Bytes of CSV per chunk handed to a row preparer (default 1 MiB). 0: no chunks; every file is parsed
+   * record by record on the calling thread (what UTF-16 files and multi-character delimiters always get).
+   */
+  chunkBytes?: number;
   now?: () => number;
 }
 
@@ -140,26 +153,80 @@ export async function prepareSegments(
     { slice: (s) => uploads.add(s), reject: (row) => rejected.add(toRejectedCsvLine(row)) },
   );
 
+  const threads = deps.threads ?? defaultPrepareThreads();
+  const pool = new RowPreparerPool(
+    {
+      mapping: input.mapping,
+      listId: input.listId,
+      fullResync: input.fullResync,
+      packing: { ...DEFAULT_PACKING_LIMITS, ...input.packing },
+    },
+    previous.lookup,
+    threads,
+  );
+  // Chunks are prepared ahead (on threads) and accepted strictly in file order.
+  const ahead = Math.max(2, threads * 2);
+  let acceptingFile: string | undefined;
+  const backpressure = async () => {
+    await rejected.drain();
+    await uploads.drain();
+  };
+  const acceptNext = async () => {
+    const { job, batch } = await pool.next();
+    if (job.file !== acceptingFile) {
+      acceptingFile = job.file;
+      pipeline.beginFile(job.file);
+    }
+    pipeline.acceptBatch(batch);
+    await backpressure();
+  };
+  const acceptAll = async () => {
+    while (pool.pending) await acceptNext();
+  };
+
   let outcome: ReturnType<SegmentPipeline['finish']>;
   try {
     for (const segment of segments) {
       for (const partition of segment.partitions) {
-        await readPartition(deps.segmentContainer, partition.blobName, partition.format, {
-          columns: (names) =>
-            pipeline.beginFile(partition.blobName, resolveColumns(input.mapping, names, partition.blobName)),
-          record: (fields, line) => pipeline.accept(fields, line),
-          afterChunk: async () => {
-            await rejected.drain();
-            await uploads.drain();
+        const file = partition.blobName;
+        let columns: ColumnIndexes | undefined;
+        await readPartition(deps.segmentContainer, file, partition.format, {
+          columns: async (names, mode) => {
+            try {
+              columns = resolveColumns(input.mapping, names, file);
+            } catch (error) {
+              // Errors are reported in file order: an earlier chunk's error comes first.
+              await acceptAll();
+              throw error;
+            }
+            if (mode === 'records') {
+              await acceptAll();
+              acceptingFile = file;
+              pipeline.beginFile(file, columns);
+            }
           },
+          record: (fields, line) => pipeline.accept(fields, line),
+          afterChunk: backpressure,
+          ...(deps.chunkBytes === 0
+            ? {}
+            : {
+                chunkBytes: deps.chunkBytes,
+                chunk: async ({ line, ...chunk }) => {
+                  pool.submit({ file, columns: columns!, dialect: partition.format.dialect, ...chunk }, line);
+                  while (pool.pending >= ahead) await acceptNext();
+                },
+              }),
         });
       }
     }
+    await acceptAll();
     outcome = pipeline.finish();
     await uploads.drain(0);
   } catch (error) {
     await Promise.allSettled([rejected.close(), uploads.drain(0)]);
     throw error;
+  } finally {
+    await pool.close();
   }
   await rejected.close();
   await writeSnapshot(workContainer, targetSnapshotBlobName(folder), outcome.target);
@@ -186,6 +253,7 @@ export async function prepareSegments(
     rejectedBlob: rejectedBlobName(folder),
     targetSnapshotBlob: targetSnapshotBlobName(folder),
     previousSnapshotContacts: previous.count,
+    parsing: { chunks: pool.chunks, onWorkerThreads: pool.threadedChunks },
     durationMs: now() - started,
   });
 }

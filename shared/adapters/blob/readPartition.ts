@@ -11,14 +11,39 @@ import type { ContainerClient } from '@azure/storage-blob';
 
 import type { CsvFormat, TextEncodingName } from '../../domain/segments/cdmModel';
 import { type CsvRecordSink, CsvTokenizer } from '../../domain/segments/csvTokenizer';
+import { canScan, firstRecordEnd, RecordBoundaryScanner } from '../../domain/segments/recordBoundaries';
+import { decodeOrFail, decodeWhole } from '../../domain/segments/rowPreparer';
 import { InputFileError } from '../../errors';
 
-/** Callbacks for one file: the header (or the model's columns) first, then each data record. */
+/** How a file is handed over: record by record, or as chunks of whole records in raw bytes. */
+export type ReadMode = 'records' | 'chunks';
+
+/** One chunk of whole records: raw bytes from a record boundary, and the physical line they start on. */
+export interface RawChunk {
+  bytes: Uint8Array;
+  /** The physical line of the first byte for a file's first chunk; later chunks continue the previous one. */
+  line: number | undefined;
+  encoding: TextEncodingName;
+  /** False for a run of bytes in which no record ends (a record too long to be real): it must fail. */
+  complete: boolean;
+}
+
+/** Callbacks for one file: the header (or the model's columns) first, then its records or chunks. */
 export interface PartitionHandlers {
-  /** Called once with the column names before any record (not called for an empty file). */
-  columns(names: string[]): void;
+  /**
+   * Called once with the column names before any record or chunk (not called for an empty file), and how
+   * the data will come: `records` calls `record` for each, `chunks` calls `chunk`.
+   */
+  columns(names: string[], mode: ReadMode): void | Promise<void>;
   record: CsvRecordSink;
-  /** Awaited after each decoded chunk: where callers apply backpressure (e.g. uploads in flight). */
+  /**
+   * When given, files whose encoding and dialect allow cutting raw bytes at record boundaries (see
+   * `canScan`) come as chunks of about `chunkBytes` instead of records, for parsing elsewhere (e.g. on
+   * worker threads). Awaited: where callers apply backpressure.
+   */
+  chunk?: (chunk: RawChunk) => Promise<void>;
+  chunkBytes?: number;
+  /** Awaited after each decoded chunk (records mode): where callers apply backpressure (e.g. uploads in flight). */
   afterChunk?(): Promise<void>;
 }
 
@@ -32,7 +57,10 @@ const BINARY_SIGNATURES: { name: string; bytes: number[] }[] = [
   { name: 'a Parquet file', bytes: [0x50, 0x41, 0x52, 0x31] },
 ];
 
-/** Reads `blobName` with `format`, calling `handlers` for the columns and each record. */
+/** A run of bytes longer than this without a record end fails (the tokenizer's 1,000,000-character limit). */
+const MAX_UNTERMINATED_BYTES = 4 * 1024 * 1024;
+
+/** Reads `blobName` with `format`, calling `handlers` for the columns and each record or chunk. */
 export async function readPartition(
   container: ContainerClient,
   blobName: string,
@@ -42,56 +70,186 @@ export async function readPartition(
   const download = await container.getBlobClient(blobName).download(0);
   const body = download.readableStreamBody;
   if (!body) throw new InputFileError(blobName, 'has no content stream');
-  const tokenizer = new CsvTokenizer(blobName, format.dialect);
-  let header = format.columnHeaders;
-  let announced = false;
-  const onRecord: CsvRecordSink = (fields, line) => {
-    if (header) {
-      header = false;
-      announced = true;
-      handlers.columns(fields);
-      return;
-    }
-    if (!announced) {
-      announced = true;
-      handlers.columns(format.columns ?? []);
-    }
-    handlers.record(fields, line);
-  };
-
-  let decoder: TextDecoder | undefined;
-  let encoding: TextEncodingName = format.encoding;
-  const decode = (bytes: Uint8Array | undefined): string => {
-    try {
-      return bytes ? decoder!.decode(bytes, { stream: true }) : decoder!.decode();
-    } catch (error) {
-      // Locate the bad bytes: decode leniently and count the lines before the first replacement character.
-      const lenient = bytes ? new TextDecoder(encoding).decode(bytes) : '';
-      const bad = lenient.indexOf('\ufffd');
-      throw new InputFileError(
-        blobName,
-        `is not valid ${encoding} text (check the file's encoding setting; or it is not a CSV file)`,
-        { line: tokenizer.lineAfter(bad === -1 ? '' : lenient.slice(0, bad)), cause: error },
-      );
-    }
-  };
+  const parts = decompressed(body, blobName);
   try {
-    for await (const bytes of decompressed(body, blobName)) {
-      if (!decoder) {
-        // A byte-order mark says what the file is, whatever the settings claim.
-        encoding = bomEncoding(bytes) ?? encoding;
-        decoder = new TextDecoder(encoding, { fatal: true });
-      }
-      tokenizer.push(decode(bytes), onRecord);
-      if (handlers.afterChunk) await handlers.afterChunk();
+    const first = await parts.next();
+    if (first.done) return;
+    const head = first.value;
+    // A byte-order mark says what the file is, whatever the settings claim.
+    const bom = bomEncoding(head);
+    const encoding = bom ?? format.encoding;
+    if (handlers.chunk && canScan(encoding, format.dialect)) {
+      await readChunks(
+        blobName,
+        format,
+        encoding,
+        handlers,
+        bom === 'utf-8' ? head.subarray(3) : head,
+        parts,
+      );
+    } else {
+      await readRecords(blobName, format, encoding, handlers, head, parts);
     }
-    if (decoder) tokenizer.push(decode(undefined), onRecord);
-    tokenizer.end(onRecord);
-    if (handlers.afterChunk) await handlers.afterChunk();
   } finally {
     // Stop the download when we leave early (a bad file): nothing else would close the socket.
     (body as Readable).destroy();
   }
+}
+
+/** Records mode: decode the stream and tokenize it here. */
+async function readRecords(
+  file: string,
+  format: CsvFormat,
+  encoding: TextEncodingName,
+  handlers: PartitionHandlers,
+  head: Uint8Array,
+  rest: AsyncIterator<Uint8Array>,
+): Promise<void> {
+  const tokenizer = new CsvTokenizer(file, format.dialect);
+  let header = format.columnHeaders;
+  let announced: Promise<void> | undefined;
+  const records: [string[], number][] = [];
+  const collect: CsvRecordSink = (fields, line) => void records.push([fields, line]);
+  // Records are collected per decoded chunk, so that the columns handler can be awaited before the first.
+  const deliver = async () => {
+    for (const [fields, line] of records) {
+      if (header) {
+        header = false;
+        await handlers.columns(fields, 'records');
+        announced = Promise.resolve();
+        continue;
+      }
+      if (!announced) {
+        announced = Promise.resolve();
+        await handlers.columns(format.columns ?? [], 'records');
+      }
+      handlers.record(fields, line);
+    }
+    records.length = 0;
+    if (handlers.afterChunk) await handlers.afterChunk();
+  };
+  const decoder = new TextDecoder(encoding, { fatal: true });
+  for (let part: Uint8Array | undefined = head; part;) {
+    tokenizer.push(decodeOrFail(decoder, part, true, encoding, file, tokenizer), collect);
+    await deliver();
+    const next = await rest.next();
+    part = next.done ? undefined : next.value;
+  }
+  tokenizer.push(decodeOrFail(decoder, undefined, false, encoding, file, tokenizer), collect);
+  tokenizer.end(collect);
+  await deliver();
+}
+
+/**
+ * Chunks mode: find record boundaries in the raw bytes (`RecordBoundaryScanner`) and hand over chunks of
+ * whole records with the line each starts on; only the header record is decoded here.
+ */
+async function readChunks(
+  file: string,
+  format: CsvFormat,
+  encoding: TextEncodingName,
+  handlers: PartitionHandlers,
+  head: Uint8Array,
+  rest: AsyncIterator<Uint8Array>,
+): Promise<void> {
+  const chunk = handlers.chunk!;
+  const chunkBytes = handlers.chunkBytes ?? 1024 * 1024;
+  const next = async (): Promise<Uint8Array | undefined> => {
+    const r = await rest.next();
+    return r.done ? undefined : r.value;
+  };
+
+  // The header: the first record that is not blank, decoded and tokenized here.
+  let part: Uint8Array | undefined = head;
+  let line = 1;
+  if (format.columnHeaders) {
+    let bytes: Uint8Array = head;
+    let from = 0;
+    let names: string[] | undefined;
+    for (;;) {
+      const end = firstRecordEnd(bytes, from, bytes.length, format.dialect);
+      if (end === -1) {
+        const more = await next();
+        if (more) {
+          bytes = concat([bytes.subarray(from), more]);
+          from = 0;
+          continue;
+        }
+        // The file ends inside (or right after) its first record: the rest is that record.
+        if (from < bytes.length)
+          names = firstRecord(file, format, encoding, line, bytes.subarray(from)).record;
+        if (names) await handlers.columns(names, 'chunks');
+        return;
+      }
+      const first = firstRecord(file, format, encoding, line, bytes.subarray(from, end));
+      line = first.nextLine;
+      from = end;
+      if (first.record) {
+        names = first.record;
+        break;
+      }
+    }
+    await handlers.columns(names, 'chunks');
+    part = bytes.subarray(from);
+  }
+
+  // The data: chunks of about `chunkBytes`, cut after the last record end seen. Only the first chunk's
+  // line is known here; each later chunk continues the line count of the one before (the preparers count).
+  const scanner = new RecordBoundaryScanner(format.dialect);
+  let announced = format.columnHeaders;
+  let parts: Uint8Array[] = [];
+  let pendingBytes = 0;
+  /** Bytes of `parts` up to the last record end seen (0: none yet). */
+  let cut = 0;
+  let startLine: number | undefined = line;
+  const send = async (bytes: Uint8Array, complete: boolean) => {
+    if (!announced) {
+      announced = true;
+      await handlers.columns(format.columns ?? [], 'chunks');
+    }
+    await chunk({ bytes, line: startLine, encoding, complete });
+    startLine = undefined;
+  };
+  for (; part; part = await next()) {
+    if (part.length === 0) continue;
+    const end = scanner.scan(part, 0, part.length);
+    parts.push(part);
+    pendingBytes += part.length;
+    if (end !== -1) cut = pendingBytes - part.length + end;
+    if (cut >= chunkBytes || (cut > 0 && pendingBytes - cut > MAX_UNTERMINATED_BYTES)) {
+      const all = concat(parts);
+      await send(all.subarray(0, cut), true);
+      parts = cut < all.length ? [all.subarray(cut)] : [];
+      pendingBytes -= cut;
+      cut = 0;
+    }
+    if (cut === 0 && pendingBytes > MAX_UNTERMINATED_BYTES) {
+      // No record end in 4 MB: the tokenizer fails it with its line (or an earlier error in it).
+      await send(concat(parts), false);
+      return;
+    }
+  }
+  if (pendingBytes) await send(concat(parts), true);
+}
+
+/** The first record of `bytes` (whole records starting on `line`; none when blank) and the line after them. */
+function firstRecord(
+  file: string,
+  format: CsvFormat,
+  encoding: TextEncodingName,
+  line: number,
+  bytes: Uint8Array,
+): { record: string[] | undefined; nextLine: number } {
+  const tokenizer = new CsvTokenizer(file, format.dialect, undefined, line);
+  let record: string[] | undefined;
+  const keep: CsvRecordSink = (fields) => void (record ??= fields);
+  tokenizer.push(decodeWhole(bytes, encoding, file, tokenizer), keep);
+  tokenizer.end(keep);
+  return { record, nextLine: tokenizer.currentLine };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /** The body's bytes, gunzipped when they start with the gzip magic (whatever the file is called). */

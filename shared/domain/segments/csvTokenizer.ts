@@ -39,7 +39,7 @@ const TAB = 0x09;
 /** Splits decoded text into records; push chunks in order, then call `end`. */
 export class CsvTokenizer {
   private pending = '';
-  private line = 1;
+  private line: number;
   private readonly delimiter: string;
   private readonly delimiterFirst: number;
   private readonly quoting: boolean;
@@ -50,7 +50,10 @@ export class CsvTokenizer {
     dialect: CsvDialect,
     /** A record longer than this fails the file: it is almost always an unclosed quote or binary data. */
     private readonly maxRecordChars = 1_000_000,
+    /** The physical line of the first character pushed (for a chunk that starts inside a file). */
+    startLine = 1,
   ) {
+    this.line = startLine;
     if (dialect.delimiter.length === 0) throw new InputFileError(file, 'the CSV delimiter is empty');
     this.delimiter = dialect.delimiter;
     this.delimiterFirst = dialect.delimiter.charCodeAt(0);

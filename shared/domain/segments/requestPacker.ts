@@ -6,6 +6,8 @@
  * is exact: the body is assembled from the very strings we measure, so `JSON.stringify(JSON.parse(body))`
  * (what the pusher sends) has the same bytes.
  */
+import { JsonBuffer } from './jsonBuffer';
+
 /** Bulk import accepts at most 250 contacts per request (activecampaign-api.md, "Bulk import"). */
 export const MAX_CONTACTS_PER_BULK_IMPORT = 250;
 /** …and a body under 400,000 bytes, i.e. 399,999 or less (activecampaign-api.md, "Bulk import"). */
@@ -54,23 +56,22 @@ const COMMA = 0x2c;
 
 /**
  * Accumulates contacts; calls `onSlice` each time a slice is full (and once more on `flush`).
- * Each contact is UTF-8-encoded exactly once, straight into the open request's byte buffer: the encoder's
- * byte count is the size check, and the buffer is the body (no string joins, no second encoding pass).
+ * Each contact is UTF-8-encoded exactly once, straight into the open request's byte buffer (or encoded
+ * elsewhere and copied in with `addEncoded`): the byte count is the size check, and the buffer is the body
+ * (no string joins, no second encoding pass). The open body is `bytes[0, bodyBytes)`: contacts between
+ * `[` and `]`, separated by commas; `beginContact` … `endContact` writes one more after it.
  */
-export class RequestPacker {
+export class RequestPacker extends JsonBuffer {
   private readonly bodyHead: Uint8Array;
   private readonly bodyTail: Uint8Array;
   private readonly emptyBodyBytes: number;
-  /** The open request's body between `[` and `]`: contacts separated by commas. */
-  private body: Uint8Array;
   private bodyBytes = 0;
   private bodyContacts = 0;
-  /** Where the contact being written starts and where writing is. */
+  /** Where the contact being written starts. */
   private start = 0;
-  private pos = 0;
-  /** The open slice's closed requests, as complete JSON objects. */
-  private requests: Uint8Array[] = [];
-  private requestsBytes = 0;
+  /** The open slice's JSON so far: its head and closed requests. */
+  private slice = new JsonBuffer(64 * 1024);
+  private sliceRequests = 0;
   private sliceContacts = 0;
   private sliceNumber = 0;
   private requestTotal = 0;
@@ -80,10 +81,10 @@ export class RequestPacker {
     private readonly limits: PackingLimits,
     private readonly onSlice: (slice: PackedSlice) => void,
   ) {
+    super(64 * 1024);
     this.bodyHead = encoder.encode(BODY_HEAD);
-    this.bodyTail = encoder.encode(`],"exclude_automations":${limits.excludeAutomations}}`);
+    this.bodyTail = encoder.encode(bodyTail(limits.excludeAutomations));
     this.emptyBodyBytes = this.bodyHead.length + this.bodyTail.length;
-    this.body = new Uint8Array(64 * 1024);
   }
 
   /** Total requests and contacts packed so far (including unflushed ones). */
@@ -91,7 +92,7 @@ export class RequestPacker {
     return {
       requests: this.requestTotal + (this.bodyContacts ? 1 : 0),
       contacts: this.contactTotal,
-      slices: this.sliceNumber + (this.requests.length || this.bodyContacts ? 1 : 0),
+      slices: this.sliceNumber + (this.sliceRequests || this.bodyContacts ? 1 : 0),
     };
   }
 
@@ -113,7 +114,14 @@ export class RequestPacker {
    */
   tryAdd(contactJson: string): number {
     this.beginContact();
-    this.encoded(contactJson);
+    this.utf8(contactJson);
+    return this.endContact();
+  }
+
+  /** Adds one contact already encoded as JSON in `source[from, to)`, unless `tooLarge`; returns its size. */
+  addEncoded(source: Uint8Array, from: number, to: number): number {
+    this.beginContact();
+    this.copy(source, from, to);
     return this.endContact();
   }
 
@@ -121,53 +129,6 @@ export class RequestPacker {
   beginContact(): void {
     this.start = this.bodyContacts ? this.bodyBytes + 1 : 0;
     this.pos = this.start;
-  }
-
-  /** Writes `text`, which the caller guarantees is ASCII with nothing to escape (a JSON literal piece). */
-  ascii(text: string): void {
-    const n = text.length;
-    if (this.pos + n > this.body.length) this.growBody(this.pos + n);
-    const body = this.body;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) body[p++] = text.charCodeAt(i);
-    this.pos = p;
-  }
-
-  /** Writes `value` as a JSON string literal (exactly `JSON.stringify(value)`, UTF-8). */
-  string(value: string): void {
-    const n = value.length;
-    // UTF-8 needs at most 3 bytes per UTF-16 code unit on the paths below, plus the two quotes.
-    if (this.pos + n * 3 + 2 > this.body.length) this.growBody(this.pos + n * 3 + 2);
-    const body = this.body;
-    const from = this.pos;
-    let p = from;
-    body[p++] = 0x22;
-    for (let i = 0; i < n; i++) {
-      const c = value.charCodeAt(i);
-      if (c >= 0x20 && c < 0x80) {
-        // ASCII other than `"` and `\` is its own JSON and UTF-8 (DEL too: JSON.stringify leaves it as is).
-        if (c === 0x22 || c === 0x5c) return this.stringified(value, from);
-        body[p++] = c;
-      } else if (c >= 0x80 && c < 0x800) {
-        body[p++] = 0xc0 | (c >> 6);
-        body[p++] = 0x80 | (c & 0x3f);
-      } else if (c >= 0x800 && (c < 0xd800 || c > 0xdfff)) {
-        body[p++] = 0xe0 | (c >> 12);
-        body[p++] = 0x80 | ((c >> 6) & 0x3f);
-        body[p++] = 0x80 | (c & 0x3f);
-      } else {
-        // Control characters (escaped) and surrogates (pairs, or lone ones JSON.stringify escapes): rare.
-        return this.stringified(value, from);
-      }
-    }
-    body[p++] = 0x22;
-    this.pos = p;
-  }
-
-  /** The general path of `string`: `JSON.stringify` then UTF-8, from `from` again. */
-  private stringified(value: string, from: number): void {
-    this.pos = from;
-    this.encoded(JSON.stringify(value));
   }
 
   /** Finishes the contact begun by `beginContact`: packs it unless `tooLarge`; returns its UTF-8 size. */
@@ -180,12 +141,12 @@ export class RequestPacker {
       this.emptyBodyBytes + this.bodyBytes + (this.bodyContacts ? 1 : 0) + bytes > this.limits.maxBodyBytes
     ) {
       // Does not fit the open request: close it without this contact, then move the contact to the front.
-      const encoded = this.body.slice(at, at + bytes);
+      const encoded = this.bytes.slice(at, at + bytes);
       this.closeRequest();
-      this.body.set(encoded, 0);
+      this.bytes.set(encoded, 0);
       this.bodyBytes = bytes;
     } else {
-      if (at) this.body[at - 1] = COMMA;
+      if (at) this.bytes[at - 1] = COMMA;
       this.bodyBytes = at + bytes;
     }
     this.bodyContacts++;
@@ -193,69 +154,64 @@ export class RequestPacker {
     return bytes;
   }
 
-  /** Writes any text as UTF-8 (UTF-8 needs at most 3 bytes per UTF-16 code unit). */
-  private encoded(text: string): void {
-    const room = this.pos + text.length * 3;
-    if (room > this.body.length) this.growBody(room);
-    this.pos += encoder.encodeInto(text, this.body.subarray(this.pos)).written;
-  }
-
   /** Closes the open request and slice. */
   flush(): void {
     if (this.bodyContacts) this.closeRequest();
-    if (this.requests.length) this.closeSlice();
+    if (this.sliceRequests) this.closeSlice();
   }
 
-  private growBody(needed: number): void {
-    let size = this.body.length * 2;
-    while (size < needed) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.body.subarray(0, this.pos));
-    this.body = grown;
-  }
-
+  /** Appends the open request to the open slice's bytes (its only copy). */
   private closeRequest(): void {
     const bytes = this.emptyBodyBytes + this.bodyBytes;
-    const head = encoder.encode(`{"contactCount":${this.bodyContacts},"bytes":${bytes},"body":`);
-    const request = new Uint8Array(head.length + bytes + 1);
-    let p = 0;
-    request.set(head, p);
-    p += head.length;
-    request.set(this.bodyHead, p);
-    p += this.bodyHead.length;
-    request.set(this.body.subarray(0, this.bodyBytes), p);
-    p += this.bodyBytes;
-    request.set(this.bodyTail, p);
-    p += this.bodyTail.length;
-    request[p] = 0x7d; // }
-    this.requests.push(request);
-    this.requestsBytes += request.length;
+    const slice = this.slice;
+    if (this.sliceRequests === 0) slice.utf8(`{"version":1,"slice":${this.sliceNumber + 1},"requests":[`);
+    else slice.piece(COMMA_BYTES);
+    slice.utf8(`{"contactCount":${this.bodyContacts},"bytes":${bytes},"body":`);
+    slice.piece(this.bodyHead);
+    slice.copy(this.bytes, 0, this.bodyBytes);
+    slice.piece(this.bodyTail);
+    slice.piece(CLOSE_OBJECT);
+    this.sliceRequests++;
     this.sliceContacts += this.bodyContacts;
     this.requestTotal++;
     this.bodyBytes = 0;
     this.bodyContacts = 0;
-    if (this.requests.length === this.limits.requestsPerSlice) this.closeSlice();
+    if (this.sliceRequests === this.limits.requestsPerSlice) this.closeSlice();
   }
 
   private closeSlice(): void {
     this.sliceNumber++;
-    const head = encoder.encode(`{"version":1,"slice":${this.sliceNumber},"requests":[`);
-    const bytes = new Uint8Array(head.length + this.requestsBytes + (this.requests.length - 1) + 2);
-    bytes.set(head, 0);
-    let p = head.length;
-    this.requests.forEach((request, i) => {
-      if (i) bytes[p++] = COMMA;
-      bytes.set(request, p);
-      p += request.length;
-    });
-    bytes[p++] = 0x5d; // ]
-    bytes[p] = 0x7d; // }
-    const slice = new EncodedSlice(this.sliceNumber, bytes, this.requests.length, this.sliceContacts);
-    this.requests = [];
-    this.requestsBytes = 0;
+    const slice = this.slice;
+    slice.piece(CLOSE_SLICE);
+    const done = new EncodedSlice(
+      this.sliceNumber,
+      slice.bytes.subarray(0, slice.pos),
+      this.sliceRequests,
+      this.sliceContacts,
+    );
+    // The bytes go with the slice (no copy); the next slice gets a buffer of the same size.
+    this.slice = new JsonBuffer(slice.bytes.length);
+    this.sliceRequests = 0;
     this.sliceContacts = 0;
-    this.onSlice(slice);
+    this.onSlice(done);
   }
+}
+
+const COMMA_BYTES = encoder.encode(',');
+const CLOSE_OBJECT = encoder.encode('}');
+const CLOSE_SLICE = encoder.encode(']}');
+
+/** The end of a request body after its contacts. */
+function bodyTail(excludeAutomations: boolean): string {
+  return `],"exclude_automations":${excludeAutomations}}`;
+}
+
+/**
+ * True when a contact of `bytes` JSON bytes could never fit in a request body on its own under `limits`
+ * (what `RequestPacker.tooLarge` answers, for code that encodes contacts before they are packed).
+ */
+export function tooLargeForBody(bytes: number, limits: PackingLimits): boolean {
+  return BODY_HEAD.length + bodyTail(limits.excludeAutomations).length + bytes > limits.maxBodyBytes;
 }
 
 class EncodedSlice implements PackedSlice {

@@ -1,27 +1,42 @@
 /**
- * The pure heart of Prepare: every record of every partition goes through `accept` in the export's order
- * (segments as listed, partitions by name, rows in order) and ends either packed for ActiveCampaign or
- * rejected with a reason. State per contact is compact: a 64-bit email hash index, the target snapshot
+ * The stateful heart of Prepare: every row of every partition, prepared by a `RowPreparer` (normalised,
+ * validated, hashed, looked up, encoded; possibly on another thread), is accepted here in the export's
+ * order (segments as listed, partitions by name, rows in order) and ends either packed for ActiveCampaign
+ * or rejected with a reason. State per contact is compact: a 64-bit email hash index, the target snapshot
  * (16 bytes + email) and where each email was first seen (6 bytes).
  */
+import { TextDecoder } from 'node:util';
+
 import { LimitExceededError } from '../../errors';
-import {
-  type Contact,
-  emailProblem,
-  MAX_FIELD_LENGTH,
-  normaliseEmail,
-  normaliseName,
-  normaliseText,
-  toBulkUnsubscribe,
-  writeBulkContact,
-} from './contact';
+import { toBulkUnsubscribe } from './contact';
 import { HashIndex } from './emailHashSet';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
-import { type Hash64, hash64, Hasher64 } from './hash64';
 import type { RejectedRow, RejectReason } from './rejectedRows';
 import { type PackedSlice, type PackingLimits, RequestPacker } from './requestPacker';
+import {
+  CONTENT_HI,
+  CONTENT_LO,
+  EMAIL_END,
+  EMAIL_HI,
+  EMAIL_LO,
+  JSON_END,
+  KIND,
+  LINE,
+  PREVIOUS,
+  RAW_END,
+  ROW_INTS,
+  ROW_REJECTED,
+  ROW_UNCHANGED,
+  type RowBatch,
+  RowBatchWriter,
+  type RowNote,
+  RowPreparer,
+  START,
+} from './rowPreparer';
 import type { Snapshot } from './snapshot';
 import { SnapshotBuilder } from './snapshot';
+
+const decoder = new TextDecoder();
 
 /** `add`: add/update, never remove. `mirror`: also unsubscribe contacts that left every segment. */
 export type MembershipMode = 'add' | 'mirror';
@@ -88,17 +103,10 @@ export class SegmentPipeline {
   private firstLine: Uint32Array;
   /** Per target entry: its index in the previous snapshot, or -1 (lets `finish` build the target without a full sort). */
   private previousAt: Int32Array;
-  private columns: ColumnIndexes | undefined;
   private file = '';
   private fileIndex = -1;
-  private readonly emailHash: Hash64 = { hi: 0, lo: 0 };
-  private readonly contentHash: Hash64 = { hi: 0, lo: 0 };
-  private readonly hasher = new Hasher64();
-  /** `String(listId)` and `String(fieldId)`, made once instead of once per row for the content hash. */
-  private readonly listIdText: string;
-  private readonly fieldIdTexts = new Map<number, string>();
-  /** The current row's normalised custom field values, one per mapped field column (reused across rows). */
-  private readonly values: string[] = [];
+  /** For `accept`: rows prepared here, one at a time. */
+  private inline: { preparer: RowPreparer; writer: RowBatchWriter } | undefined;
   private readonly counts: PipelineCounts = {
     rows: 0,
     contacts: 0,
@@ -118,7 +126,6 @@ export class SegmentPipeline {
     private readonly options: PipelineOptions,
     private readonly sink: PipelineSink,
   ) {
-    this.listIdText = String(options.listId);
     this.entryOfPrevious = new Int32Array(options.previous.count);
     this.seenPrevious = new Int32Array((options.previous.count >>> 5) + 1);
     const expected = Math.max(1024, options.previous.count + (options.previous.count >>> 4));
@@ -141,113 +148,93 @@ export class SegmentPipeline {
     return this.counts.contacts > this.options.profileCap;
   }
 
-  /** Starts a new file whose records have the given column positions. */
-  beginFile(file: string, columns: ColumnIndexes): void {
+  /** Starts a new file: rows accepted from now on are from `file`. */
+  beginFile(file: string, columns?: ColumnIndexes): void {
     this.file = file;
-    this.columns = columns;
     this.fileIndex = this.files.length;
     this.files.push(file);
+    if (columns) this.inlinePreparer().preparer.begin(columns);
   }
 
-  /** Processes one data record starting at physical line `line` of the current file. */
+  /**
+   * Prepares and accepts one data record starting at physical line `line` of the current file (whose
+   * columns `beginFile` was given). For callers with records in hand; Prepare itself prepares rows in
+   * chunks (`prepareChunk`, maybe on worker threads) and hands them to `acceptBatch`.
+   */
   accept(fields: readonly string[], line: number): void {
-    const columns = this.columns;
-    if (!columns) throw new Error('accept() before beginFile()');
-    this.counts.rows++;
-    const rawEmail = fields[columns.email] ?? '';
-    if (fields.length !== columns.width) {
-      // The person is still in the segment even though the row cannot be used: hold every address in it
-      // (a stray delimiter may have shifted the email out of its column), so mirror mode never
-      // unsubscribes them for a malformed line; an unsubscribe cannot be undone by bulk import.
-      for (const field of fields) this.holdIfEmail(field);
-      return this.reject(
-        line,
-        rawEmail,
-        'ragged_row',
-        `expected ${columns.width} fields, found ${fields.length}`,
-      );
-    }
-    const email = normaliseEmail(rawEmail);
-    if (email === '') return this.reject(line, rawEmail, 'missing_email', 'the email column is empty');
-    const problem = emailProblem(email);
-    if (problem) return this.reject(line, rawEmail, 'invalid_email', problem);
-    const { hi, lo } = hash64(email, this.emailHash);
+    const { preparer, writer } = this.inlinePreparer();
+    preparer.prepare(fields, line, writer);
+    this.acceptBatch(writer.take());
+  }
 
-    // Normalised values in locals: the Contact object is built only for the rows that are sent (on an
-    // incremental run most rows are unchanged and never need it, nor its arrays).
-    const firstName = columns.firstName === -1 ? '' : normaliseName(fields[columns.firstName]);
-    const lastName = columns.lastName === -1 ? '' : normaliseName(fields[columns.lastName]);
-    const phone = columns.phone === -1 ? '' : normaliseText(fields[columns.phone]);
-    const tags = this.tagsOf(fields);
-    const fieldColumns = columns.fields;
-    const values = this.values;
-    for (let i = 0; i < fieldColumns.length; i++) values[i] = normaliseText(fields[fieldColumns[i]!.index]);
-    const tooLong = this.tooLong(firstName, lastName, phone, tags);
-    if (tooLong) return this.hold(line, rawEmail, 'field_too_long', tooLong);
+  private inlinePreparer(): { preparer: RowPreparer; writer: RowBatchWriter } {
+    const { mapping, listId, fullResync, packing, previous } = this.options;
+    return (this.inline ??= {
+      preparer: new RowPreparer({ mapping, listId, fullResync, packing }, previous),
+      writer: new RowBatchWriter(),
+    });
+  }
 
-    const entry = this.target.count;
-    const previous = this.options.previous;
-    const at = previous.count === 0 ? -1 : previous.find(hi, lo);
-    const first =
-      at === -1
-        ? this.index.setIfAbsent(hi, lo, entry)
-        : (this.seenPrevious[at >>> 5]! & (1 << (at & 31))) === 0
-          ? -1
-          : this.entryOfPrevious[at]! - 1;
-    if (first !== -1) {
-      const where = `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
-      return this.reject(line, rawEmail, 'duplicate', `same email as ${where}`);
-    }
-    // The content hash covers everything sent, without building the JSON: most rows of an incremental
-    // run are unchanged and never need it.
-    const h = this.hasher.reset().update(firstName).update(lastName).update(phone);
-    for (const tag of tags) h.update(tag);
-    h.update('\u0002');
-    for (let i = 0; i < fieldColumns.length; i++) {
-      // Empty custom values are not sent, so not hashed (the same pairs as `contact.fields` below).
-      const value = values[i]!;
-      if (value !== '') h.update(this.fieldIdText(fieldColumns[i]!.fieldId)).update(value);
-    }
-    const { hi: chi, lo: clo } = h.update(this.listIdText).digest(this.contentHash);
-    // A known email is not copied: `buildFrom` takes it from the previous snapshot (same hash, same email).
-    if (at === -1) this.target.add(hi, lo, chi, clo, email);
-    else this.target.addKnown(hi, lo, chi, clo);
-    this.remember(entry, line, at);
-    this.counts.contacts++;
-
-    let send = this.options.fullResync;
-    if (at === -1) {
-      this.counts.added++;
-      send = true;
-    } else {
-      this.entryOfPrevious[at] = entry + 1;
-      this.seenPrevious[at >>> 5]! |= 1 << (at & 31);
-      if (previous.sameContent(at, chi, clo)) this.counts.unchanged++;
+  /** Accepts prepared rows of the current file, in order. */
+  acceptBatch(batch: RowBatch): void {
+    const { ints, bytes, notes } = batch;
+    const packer = this.packer;
+    let note = 0;
+    for (let r = 0, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) {
+      this.counts.rows++;
+      const kind = ints[r + KIND]!;
+      const line = ints[r + LINE]!;
+      if (kind === ROW_REJECTED) {
+        this.rejectNoted(line, notes[note++]!);
+        continue;
+      }
+      const hi = ints[r + EMAIL_HI]! >>> 0;
+      const lo = ints[r + EMAIL_LO]! >>> 0;
+      const at = ints[r + PREVIOUS]!;
+      const entry = this.target.count;
+      const first =
+        at === -1
+          ? this.index.setIfAbsent(hi, lo, entry)
+          : (this.seenPrevious[at >>> 5]! & (1 << (at & 31))) === 0
+            ? -1
+            : this.entryOfPrevious[at]! - 1;
+      if (first !== -1) {
+        const where = `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
+        const start = ints[r + START]!;
+        const emailEnd = ints[r + EMAIL_END]!;
+        const rawEnd = ints[r + RAW_END]!;
+        // The email as found: its own bytes when normalising changed it, else the normalised email's.
+        const rawEmail =
+          rawEnd > emailEnd
+            ? decoder.decode(bytes.subarray(emailEnd, rawEnd))
+            : emailEnd > start
+              ? decoder.decode(bytes.subarray(start, emailEnd))
+              : this.options.previous.emailAt(at);
+        this.reject(line, rawEmail, 'duplicate', `same email as ${where}`);
+        continue;
+      }
+      const chi = ints[r + CONTENT_HI]! >>> 0;
+      const clo = ints[r + CONTENT_LO]! >>> 0;
+      // A known email is not copied: `buildFrom` takes it from the previous snapshot (same hash, same email).
+      if (at === -1) this.target.addEncoded(hi, lo, chi, clo, bytes, ints[r + START]!, ints[r + EMAIL_END]!);
+      else this.target.addKnown(hi, lo, chi, clo);
+      this.remember(entry, line, at);
+      this.counts.contacts++;
+      if (at === -1) this.counts.added++;
       else {
-        this.counts.changed++;
-        send = true;
+        this.entryOfPrevious[at] = entry + 1;
+        this.seenPrevious[at >>> 5]! |= 1 << (at & 31);
+        if (kind & ROW_UNCHANGED) this.counts.unchanged++;
+        else this.counts.changed++;
       }
-    }
-    if (send && !this.capExceeded) {
-      const contact: Contact = { email, firstName, lastName, phone, tags, fields: [] };
-      for (let i = 0; i < fieldColumns.length; i++) {
-        const value = values[i]!;
-        if (value !== '') contact.fields.push({ id: fieldColumns[i]!.fieldId, value });
+      const jsonStart = ints[r + RAW_END]!;
+      const jsonEnd = ints[r + JSON_END]!;
+      // The preparer encoded the JSON exactly when the contact is to be sent (new, changed, or a full
+      // resync); it already refused contacts too large for any request.
+      if (jsonEnd > jsonStart && !this.capExceeded) {
+        packer.addEncoded(bytes, jsonStart, jsonEnd);
+        this.counts.toUpsert++;
       }
-      // Encoded once, straight into the request body; the encoder's byte count is the size check.
-      this.packer.beginContact();
-      writeBulkContact(contact, this.options.listId, this.packer);
-      const bytes = this.packer.endContact();
-      // Never confirmed, so it stays "to send" in later runs and is rejected again each time: visible, not lost.
-      if (this.packer.tooLarge(bytes)) {
-        return this.reject(
-          line,
-          rawEmail,
-          'contact_too_large',
-          `${bytes} bytes cannot fit in one bulk request`,
-        );
-      }
-      this.counts.toUpsert++;
     }
   }
 
@@ -302,42 +289,6 @@ export class SegmentPipeline {
     return this.counts;
   }
 
-  private fieldIdText(id: number): string {
-    let text = this.fieldIdTexts.get(id);
-    if (text === undefined) this.fieldIdTexts.set(id, (text = String(id)));
-    return text;
-  }
-
-  private tagsOf(fields: readonly string[]): string[] {
-    const { fixed, separator } = this.options.mapping.tags;
-    const column = this.columns!.tags;
-    if (column === -1) return fixed;
-    const raw = fields[column] ?? '';
-    if (raw.trim() === '') return fixed;
-    const tags = fixed.slice();
-    for (const part of raw.split(separator)) {
-      const tag = normaliseName(part);
-      if (tag !== '' && !tags.includes(tag)) tags.push(tag);
-    }
-    return tags;
-  }
-
-  private tooLong(firstName: string, lastName: string, phone: string, tags: string[]): string | undefined {
-    const { mapping } = this.options;
-    if (firstName.length > MAX_FIELD_LENGTH)
-      return `${mapping.firstName} is longer than ${MAX_FIELD_LENGTH} characters`;
-    if (lastName.length > MAX_FIELD_LENGTH)
-      return `${mapping.lastName} is longer than ${MAX_FIELD_LENGTH} characters`;
-    if (phone.length > MAX_FIELD_LENGTH)
-      return `${mapping.phone} is longer than ${MAX_FIELD_LENGTH} characters`;
-    // A loop, not `tags.find(…)`: no closure per row.
-    for (let i = 0; i < tags.length; i++) {
-      if (tags[i]!.length > MAX_FIELD_LENGTH)
-        return `a tag in ${mapping.tags.column} is longer than ${MAX_FIELD_LENGTH} characters`;
-    }
-    return undefined;
-  }
-
   /** Records where entry `entry` was first seen and its index in the previous snapshot (-1: new). */
   private remember(entry: number, line: number, at: number): void {
     if (entry >= this.firstLine.length) {
@@ -361,17 +312,12 @@ export class SegmentPipeline {
     this.remember(this.target.addFrom(previous, i), 0, i);
   }
 
-  /** Holds `value` (see `hold`) when it normalises to a valid email. */
-  private holdIfEmail(value: string): void {
-    const email = normaliseEmail(value);
-    if (email === '' || emailProblem(email)) return;
-    const { hi, lo } = hash64(email, this.emailHash);
-    this.held.setIfAbsent(hi, lo, 0);
-  }
-
-  private hold(line: number, rawEmail: string, reason: RejectReason, detail: string): void {
-    this.held.setIfAbsent(this.emailHash.hi, this.emailHash.lo, 0);
-    this.reject(line, rawEmail, reason, detail);
+  /** A row the preparer rejected: its emails stay "in the segment" (see `held`) when the note says so. */
+  private rejectNoted(line: number, note: RowNote): void {
+    const held = note.held;
+    if (held)
+      for (let i = 0; i < held.length; i += 2) this.held.setIfAbsent(held[i]! >>> 0, held[i + 1]! >>> 0, 0);
+    this.reject(line, note.rawEmail, note.reason, note.detail);
   }
 
   private reject(line: number, email: string, reason: RejectReason, detail: string): void {

@@ -31,17 +31,93 @@ export class Snapshot {
     return new Snapshot(0, none, none, none, none, new Uint32Array(1), new Uint8Array(0));
   }
 
-  /**
-   * Index of the contact with this email hash, or -1. Hashes are uniform and sorted, so a table of where
-   * each value of the top bits starts leaves about one entry to scan: O(1) instead of a 20-step binary
-   * search with a cache miss per step (this runs once per row).
-   */
+  /** Index of the contact with this email hash, or -1 (see `SnapshotLookup.find`). */
   find(hi: number, lo: number): number {
-    const starts = this.starts ?? this.buildStarts();
+    return (this.lookupTable ??= SnapshotLookup.of(this)).find(hi, lo);
+  }
+
+  /** True when entry `i` (an index `find` returned) has this content hash. */
+  sameContent(i: number, contentHi: number, contentLo: number): boolean {
+    return (this.lookupTable ??= SnapshotLookup.of(this)).sameContent(i, contentHi, contentLo);
+  }
+
+  /** The lookup tables, built once (in shared memory, so worker threads can search them without a copy). */
+  get lookup(): SnapshotLookup {
+    return (this.lookupTable ??= SnapshotLookup.of(this));
+  }
+
+  private lookupTable: SnapshotLookup | undefined;
+
+  /** The email of entry `i`. */
+  emailAt(i: number): string {
+    return decoder.decode(this.emailBytes.subarray(this.emailOffsets[i], this.emailOffsets[i + 1]));
+  }
+}
+
+/** The plain data of a `SnapshotLookup`, for handing to a worker thread (shared, never copied). */
+export interface SnapshotLookupTables {
+  count: number;
+  shift: number;
+  entries: Uint32Array;
+  starts: Uint32Array;
+}
+
+/**
+ * Finds a snapshot's entries by email hash. Hashes are uniform and sorted, so a table of where each value
+ * of the top bits starts leaves about one entry to scan: O(1) instead of a 20-step binary search with a
+ * cache miss per step (this runs once per row). Its arrays live in a SharedArrayBuffer, so the row
+ * preparers on worker threads search the same memory.
+ */
+export class SnapshotLookup {
+  private constructor(
+    readonly count: number,
+    private readonly shift: number,
+    /**
+     * The four hashes of each entry side by side (emailHi, emailLo, contentHi, contentLo): a lookup and its
+     * content check touch one 16-byte slot instead of four arrays (one cache miss per row, not four).
+     */
+    private readonly entries: Uint32Array,
+    private readonly starts: Uint32Array,
+  ) {}
+
+  static of(snapshot: Snapshot): SnapshotLookup {
+    const count = snapshot.count;
+    const entries = new Uint32Array(new SharedArrayBuffer(count * 16));
+    for (let i = 0; i < count; i++) {
+      entries[i * 4] = snapshot.emailHi[i]!;
+      entries[i * 4 + 1] = snapshot.emailLo[i]!;
+      entries[i * 4 + 2] = snapshot.contentHi[i]!;
+      entries[i * 4 + 3] = snapshot.contentLo[i]!;
+    }
+    // About 8 entries per bucket: the table (count / 2 bytes) then mostly stays in cache, and a bucket's
+    // entries (16 bytes each, side by side) are one or two cache lines.
+    let bits = 1;
+    while (bits < 24 && 1 << (bits + 3) < count) bits++;
+    const shift = 32 - bits;
+    const starts = new Uint32Array(new SharedArrayBuffer(((1 << bits) + 1) * 4));
+    let i = 0;
+    for (let b = 0; b <= 1 << bits; b++) {
+      while (i < count && snapshot.emailHi[i]! >>> shift < b) i++;
+      starts[b] = i;
+    }
+    return new SnapshotLookup(count, shift, entries, starts);
+  }
+
+  static fromTables(tables: SnapshotLookupTables): SnapshotLookup {
+    return new SnapshotLookup(tables.count, tables.shift, tables.entries, tables.starts);
+  }
+
+  get tables(): SnapshotLookupTables {
+    return { count: this.count, shift: this.shift, entries: this.entries, starts: this.starts };
+  }
+
+  /** Index of the entry with this email hash, or -1. */
+  find(hi: number, lo: number): number {
+    if (this.count === 0) return -1;
     const bucket = hi >>> this.shift;
     const entries = this.entries;
-    const end = starts[bucket + 1]!;
-    for (let i = starts[bucket]!; i < end; i++) {
+    const end = this.starts[bucket + 1]!;
+    for (let i = this.starts[bucket]!; i < end; i++) {
       const h = entries[i * 4]!;
       if (h === hi && entries[i * 4 + 1] === lo) return i;
       if (h > hi) return -1;
@@ -51,47 +127,7 @@ export class Snapshot {
 
   /** True when entry `i` (an index `find` returned) has this content hash. */
   sameContent(i: number, contentHi: number, contentLo: number): boolean {
-    if (!this.starts) this.buildStarts();
     return this.entries[i * 4 + 2] === contentHi && this.entries[i * 4 + 3] === contentLo;
-  }
-
-  private starts: Uint32Array | undefined;
-  private shift = 32;
-  /**
-   * The four hashes of each entry side by side (emailHi, emailLo, contentHi, contentLo), built with `starts`:
-   * a lookup and its content check then touch one 16-byte slot instead of four arrays (one cache miss per
-   * row instead of four on a 1M-entry snapshot).
-   */
-  private entries = new Uint32Array(0);
-
-  private buildStarts(): Uint32Array {
-    const entries = new Uint32Array(this.count * 4);
-    for (let i = 0; i < this.count; i++) {
-      entries[i * 4] = this.emailHi[i]!;
-      entries[i * 4 + 1] = this.emailLo[i]!;
-      entries[i * 4 + 2] = this.contentHi[i]!;
-      entries[i * 4 + 3] = this.contentLo[i]!;
-    }
-    this.entries = entries;
-    // About 8 entries per bucket: the table (count / 2 bytes) then mostly stays in cache, and a bucket's
-    // entries (16 bytes each, side by side) are one or two cache lines.
-    let bits = 1;
-    while (bits < 24 && 1 << (bits + 3) < this.count) bits++;
-    const shift = 32 - bits;
-    const starts = new Uint32Array((1 << bits) + 1);
-    let i = 0;
-    for (let b = 0; b <= 1 << bits; b++) {
-      while (i < this.count && this.emailHi[i]! >>> shift < b) i++;
-      starts[b] = i;
-    }
-    this.shift = shift;
-    this.starts = starts;
-    return starts;
-  }
-
-  /** The email of entry `i`. */
-  emailAt(i: number): string {
-    return decoder.decode(this.emailBytes.subarray(this.emailOffsets[i], this.emailOffsets[i + 1]));
   }
 }
 
@@ -195,6 +231,26 @@ export class SnapshotBuilder {
       }
       bytes[end++] = c;
     }
+    return this.push(emailHi, emailLo, contentHi, contentLo, end);
+  }
+
+  /** Like `add`, for an email already encoded as UTF-8 in `source[from, to)`. */
+  addEncoded(
+    emailHi: number,
+    emailLo: number,
+    contentHi: number,
+    contentLo: number,
+    source: Uint8Array,
+    from: number,
+    to: number,
+  ): number {
+    if (this.n === this.emailHi.length) this.growEntries();
+    const start = this.offsets[this.n]!;
+    const end = start + (to - from);
+    if (end > this.bytes.length) this.growBytes(end);
+    const bytes = this.bytes;
+    // Emails are short: a loop beats `set(subarray(…))`, which allocates a view per row.
+    for (let i = from, p = start; i < to; i++) bytes[p++] = source[i]!;
     return this.push(emailHi, emailLo, contentHi, contentLo, end);
   }
 

@@ -1,0 +1,27 @@
+/**
+ * Worker-thread entry of `RowPreparerPool`: prepares chunks of raw CSV bytes into row batches
+ * (decode → tokenize → map → normalise → validate → hash → look up → encode) and posts them back.
+ * It reads nothing and writes nothing but its messages: the pool's thread does all I/O.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+
+import { prepareChunk, RowBatchWriter, RowPreparer } from '../../domain/segments/rowPreparer';
+import { SnapshotLookup } from '../../domain/segments/snapshot';
+import { serializeChunkError, type WorkerData, type WorkerJob, type WorkerReply } from './rowPreparerPool';
+
+const data = workerData as WorkerData;
+const preparer = new RowPreparer(data.options, SnapshotLookup.fromTables(data.previous));
+const writer = new RowBatchWriter();
+const port = parentPort!;
+
+port.on('message', (job: WorkerJob) => {
+  let reply: WorkerReply;
+  try {
+    reply = { id: job.id, batch: prepareChunk(preparer, job, writer) };
+  } catch (error) {
+    writer.take();
+    reply = { id: job.id, error: serializeChunkError(error) };
+  }
+  const batch = reply.batch;
+  port.postMessage(reply, batch ? [batch.ints.buffer as ArrayBuffer, batch.bytes.buffer as ArrayBuffer] : []);
+});

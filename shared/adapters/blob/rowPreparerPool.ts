@@ -1,0 +1,237 @@
+/**
+ * Prepares chunks of whole CSV records (`ChunkJob`) into row batches, on worker threads when there are
+ * cores to spare, and hands the batches back in the order the chunks were submitted: the pipeline's
+ * result does not depend on how many threads ran or in which order they finished.
+ *
+ * Preparing a row is most of Prepare's CPU (decode, tokenize, normalise, validate, hash, encode the
+ * contact's JSON); the stateful rest (dedupe, diff, packing, uploads) stays on the calling thread. The
+ * previous snapshot's lookup tables are in shared memory, so workers search them without a copy. Small
+ * inputs never start a thread: the first chunk is always prepared inline, workers start with the second.
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import {
+  type ChunkJob,
+  LINE,
+  prepareChunk,
+  ROW_INTS,
+  type RowBatch,
+  RowBatchWriter,
+  RowPreparer,
+  type RowPreparerOptions,
+} from '../../domain/segments/rowPreparer';
+import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshot';
+import { InputFileError } from '../../errors';
+
+/** What each worker is started with (structured-cloned; the lookup tables are shared memory). */
+export interface WorkerData {
+  options: RowPreparerOptions;
+  previous: SnapshotLookupTables;
+}
+
+export type WorkerJob = ChunkJob & { id: number };
+
+/** An error thrown while preparing a chunk, as plain data. */
+export type ChunkError =
+  | { kind: 'input'; file: string; line: number | undefined; detail: string }
+  | { kind: 'other'; message: string };
+
+export interface WorkerReply {
+  id: number;
+  batch?: RowBatch;
+  error?: ChunkError;
+}
+
+/** Turns an error into plain data for `postMessage`. */
+export function serializeChunkError(error: unknown): ChunkError {
+  if (error instanceof InputFileError) {
+    return { kind: 'input', file: error.file, line: error.line, detail: error.detail };
+  }
+  return { kind: 'other', message: error instanceof Error ? error.message : String(error) };
+}
+
+function deserializeChunkError(error: ChunkError): Error {
+  return error.kind === 'input'
+    ? new InputFileError(error.file, error.detail, error.line === undefined ? {} : { line: error.line })
+    : new Error(`preparing rows failed on a worker thread: ${error.message}`);
+}
+
+/** Worker threads to use by default: one per core when there are two or more, at most four. */
+export function defaultPrepareThreads(): number {
+  const cores = os.availableParallelism();
+  return cores > 1 ? Math.min(cores, 4) : 0;
+}
+
+/**
+ * The compiled worker script: next to this module when running from `dist/`; from the TypeScript sources
+ * (tests), the build's copy (`npm test` builds first). Undefined when there is none: chunks are then
+ * prepared inline.
+ */
+export function workerScript(): string | undefined {
+  const candidates = [
+    path.join(__dirname, 'prepareWorker.js'),
+    path.resolve(__dirname, '../../../dist/shared/adapters/blob/prepareWorker.js'),
+  ];
+  return candidates.find((file) => existsSync(file));
+}
+
+interface Slot {
+  job: Omit<ChunkJob, 'bytes'>;
+  /** The file line of the chunk's first byte; undefined: right after the previous chunk. */
+  line: number | undefined;
+  result: Promise<RowBatch>;
+}
+
+interface Pending {
+  resolve(batch: RowBatch): void;
+  reject(error: Error): void;
+}
+
+/** See the module comment. */
+export class RowPreparerPool {
+  private readonly queue: Slot[] = [];
+  private readonly workers: { worker: Worker; busy: number }[] = [];
+  private readonly waiting = new Map<number, Pending>();
+  private inline: { preparer: RowPreparer; writer: RowBatchWriter } | undefined;
+  private nextId = 0;
+  /** The file line after the last chunk taken. */
+  private nextLine = 1;
+  private failure: Error | undefined;
+  private closed = false;
+  /** How many chunks were prepared on worker threads (for tests and the benchmark). */
+  threadedChunks = 0;
+
+  /** How many chunks were submitted. */
+  get chunks(): number {
+    return this.nextId;
+  }
+
+  constructor(
+    private readonly options: RowPreparerOptions,
+    private readonly previous: SnapshotLookup,
+    /** Worker threads to use (0: prepare every chunk inline). */
+    private readonly threads: number,
+    private readonly script: string | undefined = workerScript(),
+  ) {}
+
+  /** Chunks submitted and not yet taken with `next`. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Starts preparing `job`, whose first byte is on physical line `line` of its file (undefined: it
+   * continues the previous chunk). Its batch comes from `next` after those of the chunks submitted before.
+   */
+  submit(job: ChunkJob, line?: number): void {
+    if (this.closed) throw new Error('the row preparer pool is closed');
+    const { bytes: _bytes, ...described } = job;
+    const useThreads = this.threads > 0 && this.script !== undefined && this.nextId > 0;
+    const result = useThreads ? this.onThread(job) : this.here(job);
+    // Rejections surface through `next`; a chunk never taken (an earlier one failed) must not crash the process.
+    result.catch(() => undefined);
+    this.nextId++;
+    this.queue.push({ job: described, line, result });
+  }
+
+  /**
+   * The batch of the oldest chunk not yet taken, its lines made file lines (throws that chunk's error,
+   * with the file line).
+   */
+  async next(): Promise<{ job: Omit<ChunkJob, 'bytes'>; batch: RowBatch }> {
+    const slot = this.queue.shift();
+    if (!slot) throw new Error('next() with no chunk pending');
+    const start = slot.line ?? this.nextLine;
+    let batch: RowBatch;
+    try {
+      batch = await slot.result;
+    } catch (error) {
+      if (error instanceof InputFileError && error.line !== undefined) {
+        throw new InputFileError(error.file, error.detail, {
+          line: start + error.line - 1,
+          cause: error.cause,
+        });
+      }
+      throw error;
+    }
+    const { ints } = batch;
+    for (let r = LINE, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) ints[r] = ints[r]! + start - 1;
+    this.nextLine = start + batch.lineBreaks;
+    return { job: slot.job, batch };
+  }
+
+  /** Stops the workers (pending chunks are dropped). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue.length = 0;
+    const workers = this.workers.splice(0);
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    for (const pending of this.waiting.values())
+      pending.reject(new Error('the row preparer pool was closed'));
+    this.waiting.clear();
+  }
+
+  private here(job: ChunkJob): Promise<RowBatch> {
+    this.inline ??= { preparer: new RowPreparer(this.options, this.previous), writer: new RowBatchWriter() };
+    const { preparer, writer } = this.inline;
+    try {
+      return Promise.resolve(prepareChunk(preparer, job, writer));
+    } catch (error) {
+      writer.take();
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private onThread(job: ChunkJob): Promise<RowBatch> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.workers.length < this.threads) this.startWorker();
+    // The least busy worker; ties go to the first.
+    let chosen = this.workers[0]!;
+    for (const w of this.workers) if (w.busy < chosen.busy) chosen = w;
+    const id = this.nextId;
+    const message: WorkerJob = { ...job, id };
+    chosen.busy++;
+    this.threadedChunks++;
+    return new Promise<RowBatch>((resolve, reject) => {
+      this.waiting.set(id, {
+        resolve: (batch) => {
+          chosen.busy--;
+          resolve(batch);
+        },
+        reject: (error) => {
+          chosen.busy--;
+          reject(error);
+        },
+      });
+      // The chunk's bytes move to the worker (no copy) when they own their whole buffer.
+      const owned = job.bytes.byteOffset === 0 && job.bytes.byteLength === job.bytes.buffer.byteLength;
+      chosen.worker.postMessage(message, owned ? [job.bytes.buffer as ArrayBuffer] : []);
+    });
+  }
+
+  private startWorker(): void {
+    const data: WorkerData = { options: this.options, previous: this.previous.tables };
+    const worker = new Worker(this.script!, { workerData: data });
+    worker.on('message', (reply: WorkerReply) => {
+      const pending = this.waiting.get(reply.id);
+      if (!pending) return;
+      this.waiting.delete(reply.id);
+      if (reply.batch) pending.resolve(reply.batch);
+      else pending.reject(deserializeChunkError(reply.error!));
+    });
+    const fail = (error: Error) => {
+      if (this.closed) return;
+      this.failure ??= new Error(`a row preparer thread stopped: ${error.message}`, { cause: error });
+      for (const pending of this.waiting.values()) pending.reject(this.failure);
+      this.waiting.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (code !== 0) fail(new Error(`exit code ${code}`));
+    });
+    this.workers.push({ worker, busy: 0 });
+  }
+}

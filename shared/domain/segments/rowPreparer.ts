@@ -1,0 +1,367 @@
+/**
+ * The per-row half of Prepare that needs no state shared between rows: map → normalise → validate → hash
+ * → look up in the previous snapshot → encode the contact's JSON when it will be sent. Its output is a
+ * `RowBatch`, a compact binary record per row (plain typed arrays, transferable between threads), that
+ * `SegmentPipeline.acceptBatch` consumes in the export's order for the stateful half (dedupe, diff, cap,
+ * packing, the target snapshot). Because nothing here depends on other rows, chunks of a file can be
+ * prepared on several threads at once (shared/adapters/blob/rowPreparerPool.ts) with the same result as
+ * preparing them one after another.
+ */
+import { TextDecoder } from 'node:util';
+
+import { InputFileError } from '../../errors';
+import type { CsvFormat } from './cdmModel';
+import { emailProblem, MAX_FIELD_LENGTH, normaliseEmail, normaliseName, normaliseText } from './contact';
+import { type CsvDialect, type CsvRecordSink, CsvTokenizer } from './csvTokenizer';
+import type { ColumnIndexes, ExportMapping } from './exportMapping';
+import { type Hash64, hash64, Hasher64 } from './hash64';
+import { BulkContactEncoder, JsonBuffer } from './jsonBuffer';
+import type { RejectReason } from './rejectedRows';
+import { type PackingLimits, tooLargeForBody } from './requestPacker';
+
+/** Int32 slots per row in `RowBatch.ints`. */
+export const ROW_INTS = 11;
+// Slot offsets within a row.
+/** `ROW_CONTACT` or `ROW_REJECTED`, plus flags. */
+export const KIND = 0;
+/** Physical line where the record starts. */
+export const LINE = 1;
+export const EMAIL_HI = 2;
+export const EMAIL_LO = 3;
+export const CONTENT_HI = 4;
+export const CONTENT_LO = 5;
+/** Index in the previous snapshot, or -1. */
+export const PREVIOUS = 6;
+/** `bytes[START, EMAIL_END)`: the normalised email, UTF-8, for an email the previous snapshot lacks. */
+export const START = 7;
+export const EMAIL_END = 8;
+/** `bytes[EMAIL_END, RAW_END)`: the email as found, when it differs from the normalised one. */
+export const RAW_END = 9;
+/** `bytes[RAW_END, JSON_END)`: the contact's bulk-import JSON, when it is to be sent. */
+export const JSON_END = 10;
+/** A valid contact (`KIND` may carry `ROW_UNCHANGED`). */
+export const ROW_CONTACT = 0;
+/** A rejected row: its reason is the batch's next note. */
+export const ROW_REJECTED = 1;
+/** Flag: the previous snapshot holds this email with the same content. */
+export const ROW_UNCHANGED = 2;
+
+/** Why a row was rejected, and the email hashes it holds (see `SegmentPipeline`'s `held`). */
+export interface RowNote {
+  reason: RejectReason;
+  detail: string;
+  /** The email cell as found. */
+  rawEmail: string;
+  /** Email hashes (hi, lo pairs) that stay in the segment though the row is rejected. */
+  held?: number[];
+}
+
+/**
+ * Prepared rows of one chunk: `rows` × `ROW_INTS` ints, their bytes, one note per rejected row. Lines are
+ * counted from 1 at the chunk's first byte (`SegmentPipeline` is handed them relative to the file).
+ */
+export interface RowBatch {
+  rows: number;
+  /** Line breaks in the chunk (the next chunk starts that many lines further). */
+  lineBreaks: number;
+  ints: Int32Array;
+  bytes: Uint8Array;
+  notes: RowNote[];
+}
+
+/** Collects prepared rows. */
+export class RowBatchWriter {
+  ints = new Int32Array(ROW_INTS * 1024);
+  readonly out = new JsonBuffer(256 * 1024);
+  notes: RowNote[] = [];
+  rows = 0;
+
+  /** Starts a row; returns its first int slot. */
+  row(): number {
+    const at = this.rows * ROW_INTS;
+    if (at + ROW_INTS > this.ints.length) {
+      const grown = new Int32Array(this.ints.length * 2);
+      grown.set(this.ints);
+      this.ints = grown;
+    }
+    this.rows++;
+    return at;
+  }
+
+  /** The rows so far, as a batch of their own (copies: the writer can be reused). */
+  take(lineBreaks = 0): RowBatch {
+    const batch: RowBatch = {
+      rows: this.rows,
+      lineBreaks,
+      ints: this.ints.slice(0, this.rows * ROW_INTS),
+      bytes: this.out.bytes.slice(0, this.out.pos),
+      notes: this.notes,
+    };
+    this.rows = 0;
+    this.out.pos = 0;
+    this.notes = [];
+    return batch;
+  }
+}
+
+/** What a row preparer needs to know (plain data: it is sent to worker threads). */
+export interface RowPreparerOptions {
+  mapping: ExportMapping;
+  listId: number;
+  /** Send every current contact, not only new and changed ones. */
+  fullResync: boolean;
+  packing: PackingLimits;
+}
+
+/** The previous snapshot as a row preparer searches it. */
+export interface PreviousLookup {
+  find(hi: number, lo: number): number;
+  sameContent(i: number, contentHi: number, contentLo: number): boolean;
+}
+
+/** Prepares rows of files with known column positions; see the module comment. */
+export class RowPreparer {
+  private columns: ColumnIndexes | undefined;
+  private encoder: BulkContactEncoder | undefined;
+  private readonly emailHash: Hash64 = { hi: 0, lo: 0 };
+  private readonly contentHash: Hash64 = { hi: 0, lo: 0 };
+  private readonly hasher = new Hasher64();
+  /** `String(listId)` and `String(fieldId)`, made once instead of once per row for the content hash. */
+  private readonly listIdText: string;
+  private readonly fieldIdTexts = new Map<number, string>();
+  /** The current row's normalised custom field values, one per mapped field column (reused across rows). */
+  private readonly values: string[] = [];
+
+  constructor(
+    private readonly options: RowPreparerOptions,
+    private readonly previous: PreviousLookup,
+  ) {
+    this.listIdText = String(options.listId);
+  }
+
+  /** Sets the column positions of the records that follow. */
+  begin(columns: ColumnIndexes): void {
+    if (columns === this.columns) return;
+    this.columns = columns;
+    this.values.length = columns.fields.length;
+    this.encoder = new BulkContactEncoder(
+      this.options.listId,
+      columns.fields.map((f) => f.fieldId),
+    );
+  }
+
+  /** Prepares one data record starting at physical line `line` into `out`. */
+  prepare(fields: readonly string[], line: number, out: RowBatchWriter): void {
+    const columns = this.columns;
+    if (!columns) throw new Error('prepare() before begin()');
+    const rawEmail = fields[columns.email] ?? '';
+    if (fields.length !== columns.width) {
+      // The person is still in the segment even though the row cannot be used: hold every address in it
+      // (a stray delimiter may have shifted the email out of its column), so mirror mode never
+      // unsubscribes them for a malformed line; an unsubscribe cannot be undone by bulk import.
+      const held: number[] = [];
+      for (const field of fields) this.holdIfEmail(field, held);
+      const detail = `expected ${columns.width} fields, found ${fields.length}`;
+      return this.reject(out, line, rawEmail, 'ragged_row', detail, held);
+    }
+    const email = normaliseEmail(rawEmail);
+    if (email === '') return this.reject(out, line, rawEmail, 'missing_email', 'the email column is empty');
+    const problem = emailProblem(email);
+    if (problem) return this.reject(out, line, rawEmail, 'invalid_email', problem);
+    const { hi, lo } = hash64(email, this.emailHash);
+
+    const firstName = columns.firstName === -1 ? '' : normaliseName(fields[columns.firstName]);
+    const lastName = columns.lastName === -1 ? '' : normaliseName(fields[columns.lastName]);
+    const phone = columns.phone === -1 ? '' : normaliseText(fields[columns.phone]);
+    const tags = this.tagsOf(fields);
+    const fieldColumns = columns.fields;
+    const values = this.values;
+    for (let i = 0; i < fieldColumns.length; i++) values[i] = normaliseText(fields[fieldColumns[i]!.index]);
+    const tooLong = this.tooLong(firstName, lastName, phone, tags);
+    if (tooLong) return this.reject(out, line, rawEmail, 'field_too_long', tooLong, [hi, lo]);
+
+    // The content hash covers everything sent, without building the JSON: most rows of an incremental
+    // run are unchanged and never need it.
+    const h = this.hasher.reset().update(firstName).update(lastName).update(phone);
+    for (const tag of tags) h.update(tag);
+    h.update('\u0002');
+    for (let i = 0; i < fieldColumns.length; i++) {
+      // Empty custom values are not sent, so not hashed (the same pairs as `contact.fields` below).
+      const value = values[i]!;
+      if (value !== '') h.update(this.fieldIdText(fieldColumns[i]!.fieldId)).update(value);
+    }
+    const { hi: chi, lo: clo } = h.update(this.listIdText).digest(this.contentHash);
+    const at = this.previous.find(hi, lo);
+    const unchanged = at !== -1 && this.previous.sameContent(at, chi, clo);
+
+    const bytes = out.out;
+    const start = bytes.pos;
+    // The email's bytes are only needed for a new one (a known one is in the previous snapshot).
+    if (at === -1) bytes.text(email);
+    const emailEnd = bytes.pos;
+    if (rawEmail !== email) bytes.text(rawEmail);
+    const rawEnd = bytes.pos;
+    if (this.options.fullResync || !unchanged) {
+      // Encoded once, here, for the rows that are sent (values of empty custom fields are not sent).
+      this.encoder!.write(bytes, email, firstName, lastName, phone, tags, values);
+      const size = bytes.pos - rawEnd;
+      if (tooLargeForBody(size, this.options.packing)) {
+        // Never confirmed, so it stays "to send" in later runs and is rejected again each time: visible, not lost.
+        bytes.pos = start;
+        const detail = `${size} bytes cannot fit in one bulk request`;
+        return this.reject(out, line, rawEmail, 'contact_too_large', detail, [hi, lo]);
+      }
+    }
+    const r = out.row();
+    const ints = out.ints;
+    ints[r + KIND] = unchanged ? ROW_CONTACT | ROW_UNCHANGED : ROW_CONTACT;
+    ints[r + LINE] = line;
+    ints[r + EMAIL_HI] = hi;
+    ints[r + EMAIL_LO] = lo;
+    ints[r + CONTENT_HI] = chi;
+    ints[r + CONTENT_LO] = clo;
+    ints[r + PREVIOUS] = at;
+    ints[r + START] = start;
+    ints[r + EMAIL_END] = emailEnd;
+    ints[r + RAW_END] = rawEnd;
+    ints[r + JSON_END] = bytes.pos;
+  }
+
+  private fieldIdText(id: number): string {
+    let text = this.fieldIdTexts.get(id);
+    if (text === undefined) this.fieldIdTexts.set(id, (text = String(id)));
+    return text;
+  }
+
+  private tagsOf(fields: readonly string[]): string[] {
+    const { fixed, separator } = this.options.mapping.tags;
+    const column = this.columns!.tags;
+    if (column === -1) return fixed;
+    const raw = fields[column] ?? '';
+    if (raw.trim() === '') return fixed;
+    const tags = fixed.slice();
+    for (const part of raw.split(separator)) {
+      const tag = normaliseName(part);
+      if (tag !== '' && !tags.includes(tag)) tags.push(tag);
+    }
+    return tags;
+  }
+
+  private tooLong(firstName: string, lastName: string, phone: string, tags: string[]): string | undefined {
+    const { mapping } = this.options;
+    if (firstName.length > MAX_FIELD_LENGTH)
+      return `${mapping.firstName} is longer than ${MAX_FIELD_LENGTH} characters`;
+    if (lastName.length > MAX_FIELD_LENGTH)
+      return `${mapping.lastName} is longer than ${MAX_FIELD_LENGTH} characters`;
+    if (phone.length > MAX_FIELD_LENGTH)
+      return `${mapping.phone} is longer than ${MAX_FIELD_LENGTH} characters`;
+    // A loop, not `tags.find(…)`: no closure per row.
+    for (let i = 0; i < tags.length; i++) {
+      if (tags[i]!.length > MAX_FIELD_LENGTH)
+        return `a tag in ${mapping.tags.column} is longer than ${MAX_FIELD_LENGTH} characters`;
+    }
+    return undefined;
+  }
+
+  /** Adds `value`'s email hash to `held` when it normalises to a valid email. */
+  private holdIfEmail(value: string, held: number[]): void {
+    const email = normaliseEmail(value);
+    if (email === '' || emailProblem(email)) return;
+    const { hi, lo } = hash64(email, this.emailHash);
+    held.push(hi, lo);
+  }
+
+  private reject(
+    out: RowBatchWriter,
+    line: number,
+    rawEmail: string,
+    reason: RejectReason,
+    detail: string,
+    held?: number[],
+  ): void {
+    const r = out.row();
+    out.ints[r + KIND] = ROW_REJECTED;
+    out.ints[r + LINE] = line;
+    out.notes.push(held?.length ? { reason, detail, rawEmail, held } : { reason, detail, rawEmail });
+  }
+}
+
+/** One chunk of a file: whole records (or the file's unterminated tail), as raw bytes. */
+export interface ChunkJob {
+  file: string;
+  columns: ColumnIndexes;
+  encoding: CsvFormat['encoding'];
+  dialect: CsvDialect;
+  bytes: Uint8Array;
+  /**
+   * True when the chunk ends at a record boundary or the end of the file; false for a run of bytes with no
+   * record end in sight (a record longer than the tokenizer allows, which then fails with its line).
+   */
+  complete: boolean;
+}
+
+/**
+ * Decodes `job.bytes` and prepares each record into a batch (lines counted from 1 at the chunk's start).
+ * The bytes start at a record boundary and are decoded on their own (`ignoreBOM`: a leading byte-order
+ * mark was already taken off the file).
+ */
+export function prepareChunk(preparer: RowPreparer, job: ChunkJob, out: RowBatchWriter): RowBatch {
+  preparer.begin(job.columns);
+  const tokenizer = new CsvTokenizer(job.file, job.dialect);
+  const text = decodeWhole(job.bytes, job.encoding, job.file, tokenizer);
+  const record: CsvRecordSink = (fields, line) => preparer.prepare(fields, line, out);
+  tokenizer.push(text, record);
+  if (!job.complete) {
+    throw new InputFileError(job.file, 'a record never ends (an unclosed quote, or not a CSV file)', {
+      line: tokenizer.currentLine,
+    });
+  }
+  tokenizer.end(record);
+  return out.take(tokenizer.currentLine - 1);
+}
+
+/**
+ * Decodes bytes that start at a record boundary on their own (`ignoreBOM`: a file's byte-order mark is
+ * taken off before). Always through the streaming path: Node 20's one-shot `decode` of windows-1252 maps
+ * 0x80–0x9F to C1 controls (as latin1) instead of the WHATWG table (0x8B → ‹), while the streaming path
+ * uses the table; both modes of Prepare must read the same text.
+ */
+export function decodeWhole(
+  bytes: Uint8Array,
+  encoding: string,
+  file: string,
+  tokenizer: CsvTokenizer,
+): string {
+  const decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true });
+  const text = decodeOrFail(decoder, bytes, true, encoding, file, tokenizer);
+  // A chunk cut before the end of a character (a file's unterminated tail) fails here, with its line.
+  return text + decodeOrFail(decoder, undefined, false, encoding, file, tokenizer, text);
+}
+
+/**
+ * `decoder.decode(bytes)` (streaming when `stream`; `undefined` flushes), failing with the file and the
+ * line of the first undecodable byte instead of the decoder's bare TypeError.
+ */
+export function decodeOrFail(
+  decoder: TextDecoder,
+  bytes: Uint8Array | undefined,
+  stream: boolean,
+  encoding: string,
+  file: string,
+  tokenizer: CsvTokenizer,
+  /** Text decoded before `bytes` that the tokenizer has not seen yet (for the line of an error). */
+  before = '',
+): string {
+  try {
+    return bytes ? decoder.decode(bytes, { stream }) : decoder.decode();
+  } catch (error) {
+    // Locate the bad bytes: decode leniently and count the lines before the first replacement character.
+    const lenient = bytes ? new TextDecoder(encoding).decode(bytes) : '';
+    const bad = lenient.indexOf('\ufffd');
+    throw new InputFileError(
+      file,
+      `is not valid ${encoding} text (check the file's encoding setting; or it is not a CSV file)`,
+      { line: tokenizer.lineAfter(before + (bad === -1 ? '' : lenient.slice(0, bad))), cause: error },
+    );
+  }
+}
