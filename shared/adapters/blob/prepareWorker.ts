@@ -23,5 +23,14 @@ port.on('message', (job: WorkerJob) => {
     reply = { id: job.id, error: serializeChunkError(error) };
   }
   const batch = reply.batch;
-  port.postMessage(reply, batch ? [batch.ints.buffer as ArrayBuffer, batch.bytes.buffer as ArrayBuffer] : []);
+  port.postMessage(
+    reply,
+    batch
+      ? [
+          batch.ints.buffer as ArrayBuffer,
+          batch.bytes.buffer as ArrayBuffer,
+          batch.json.buffer as ArrayBuffer,
+        ]
+      : [],
+  );
 });

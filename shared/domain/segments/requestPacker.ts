@@ -56,10 +56,10 @@ const COMMA = 0x2c;
 
 /**
  * Accumulates contacts; calls `onSlice` each time a slice is full (and once more on `flush`).
- * Each contact is UTF-8-encoded exactly once, straight into the open request's byte buffer (or encoded
- * elsewhere and copied in with `addEncoded`): the byte count is the size check, and the buffer is the body
- * (no string joins, no second encoding pass). The open body is `bytes[0, bodyBytes)`: contacts between
- * `[` and `]`, separated by commas; `beginContact` … `endContact` writes one more after it.
+ * Each contact is UTF-8-encoded exactly once: written in place here (`beginContact` … `endContact`, into
+ * this buffer) or elsewhere (`addEncoded`, e.g. by a row preparer on another thread). The open request
+ * is a list of runs of comma-separated contacts in their source buffers; they are copied once, a run at a
+ * time, into the slice's bytes when the request closes. The byte count of each contact is the size check.
  */
 export class RequestPacker extends JsonBuffer {
   private readonly bodyHead: Uint8Array;
@@ -67,7 +67,11 @@ export class RequestPacker extends JsonBuffer {
   private readonly emptyBodyBytes: number;
   private bodyBytes = 0;
   private bodyContacts = 0;
-  /** Where the contact being written starts. */
+  /** The open request's runs: `runSource[k][runFrom[k], runTo[k])` are contacts separated by commas. */
+  private runSource: Uint8Array[] = [];
+  private runFrom: number[] = [];
+  private runTo: number[] = [];
+  /** Where the contact being written in place starts. */
   private start = 0;
   /** The open slice's JSON so far: its head and closed requests. */
   private slice = new JsonBuffer(64 * 1024);
@@ -118,40 +122,77 @@ export class RequestPacker extends JsonBuffer {
     return this.endContact();
   }
 
-  /** Adds one contact already encoded as JSON in `source[from, to)`, unless `tooLarge`; returns its size. */
+  /**
+   * Adds one contact already encoded as JSON in `source[from, to)`, unless `tooLarge`; returns its size.
+   * Contacts encoded one after another with a comma between them (`source[to] === ','`) are kept as one
+   * run and copied together.
+   */
   addEncoded(source: Uint8Array, from: number, to: number): number {
-    this.beginContact();
-    this.copy(source, from, to);
-    return this.endContact();
+    const bytes = to - from;
+    if (this.place(bytes)) this.addRun(source, from, to);
+    return bytes;
   }
 
   /** Starts writing one contact's JSON in place (then `ascii`/`string` pieces, then `endContact`). */
   beginContact(): void {
-    this.start = this.bodyContacts ? this.bodyBytes + 1 : 0;
-    this.pos = this.start;
+    // Nothing in this buffer is referenced by an open request any more: start over.
+    if (this.bodyContacts === 0) this.pos = 0;
+    this.start = this.pos;
   }
 
   /** Finishes the contact begun by `beginContact`: packs it unless `tooLarge`; returns its UTF-8 size. */
   endContact(): number {
-    const at = this.start;
-    const bytes = this.pos - at;
-    if (this.tooLarge(bytes)) return bytes;
-    if (
-      this.bodyContacts === this.limits.maxContactsPerRequest ||
-      this.emptyBodyBytes + this.bodyBytes + (this.bodyContacts ? 1 : 0) + bytes > this.limits.maxBodyBytes
-    ) {
-      // Does not fit the open request: close it without this contact, then move the contact to the front.
-      const encoded = this.bytes.slice(at, at + bytes);
-      this.closeRequest();
-      this.bytes.set(encoded, 0);
-      this.bodyBytes = bytes;
-    } else {
-      if (at) this.bytes[at - 1] = COMMA;
-      this.bodyBytes = at + bytes;
+    const bytes = this.pos - this.start;
+    if (this.tooLarge(bytes)) {
+      this.pos = this.start;
+      return bytes;
     }
+    if (!this.fits(bytes)) {
+      this.closeRequest();
+      // Nothing before it is referenced any more: move it to the front so that this buffer stays small.
+      this.bytes.copyWithin(0, this.start, this.pos);
+      this.start = 0;
+      this.pos = bytes;
+    }
+    this.count(bytes);
+    this.addRun(this.bytes, this.start, this.pos);
+    // A comma after it, so that the next contact written here continues the run.
+    this.reserve(1);
+    this.bytes[this.pos++] = COMMA;
+    return bytes;
+  }
+
+  /** Whether a contact of `bytes` fits in the open request. */
+  private fits(bytes: number): boolean {
+    return (
+      this.bodyContacts < this.limits.maxContactsPerRequest &&
+      this.emptyBodyBytes + this.bodyBytes + (this.bodyContacts ? 1 : 0) + bytes <= this.limits.maxBodyBytes
+    );
+  }
+
+  /** Counts a contact of `bytes` into the open request, closing it first when it does not fit. */
+  private place(bytes: number): boolean {
+    if (this.tooLarge(bytes)) return false;
+    if (!this.fits(bytes)) this.closeRequest();
+    this.count(bytes);
+    return true;
+  }
+
+  private count(bytes: number): void {
+    this.bodyBytes += (this.bodyContacts ? 1 : 0) + bytes;
     this.bodyContacts++;
     this.contactTotal++;
-    return bytes;
+  }
+
+  private addRun(source: Uint8Array, from: number, to: number): void {
+    const k = this.runSource.length - 1;
+    if (k >= 0 && this.runSource[k] === source && this.runTo[k]! + 1 === from && source[from - 1] === COMMA) {
+      this.runTo[k] = to;
+      return;
+    }
+    this.runSource.push(source);
+    this.runFrom.push(from);
+    this.runTo.push(to);
   }
 
   /** Closes the open request and slice. */
@@ -168,9 +209,15 @@ export class RequestPacker extends JsonBuffer {
     else slice.piece(COMMA_BYTES);
     slice.utf8(`{"contactCount":${this.bodyContacts},"bytes":${bytes},"body":`);
     slice.piece(this.bodyHead);
-    slice.copy(this.bytes, 0, this.bodyBytes);
+    for (let k = 0; k < this.runSource.length; k++) {
+      if (k) slice.piece(COMMA_BYTES);
+      slice.copy(this.runSource[k]!, this.runFrom[k]!, this.runTo[k]!);
+    }
     slice.piece(this.bodyTail);
     slice.piece(CLOSE_OBJECT);
+    this.runSource = [];
+    this.runFrom = [];
+    this.runTo = [];
     this.sliceRequests++;
     this.sliceContacts += this.bodyContacts;
     this.requestTotal++;

@@ -20,7 +20,7 @@ import type { RejectReason } from './rejectedRows';
 import { type PackingLimits, tooLargeForBody } from './requestPacker';
 
 /** Int32 slots per row in `RowBatch.ints`. */
-export const ROW_INTS = 11;
+export const ROW_INTS = 12;
 // Slot offsets within a row.
 /** `ROW_CONTACT` or `ROW_REJECTED`, plus flags. */
 export const KIND = 0;
@@ -37,8 +37,12 @@ export const START = 7;
 export const EMAIL_END = 8;
 /** `bytes[EMAIL_END, RAW_END)`: the email as found, when it differs from the normalised one. */
 export const RAW_END = 9;
-/** `bytes[RAW_END, JSON_END)`: the contact's bulk-import JSON, when it is to be sent. */
-export const JSON_END = 10;
+/**
+ * `json[JSON_START, JSON_END)`: the contact's bulk-import JSON when it is to be sent (else empty). A comma
+ * follows each, so the JSON of consecutive contacts is one comma-separated run for the packer to copy.
+ */
+export const JSON_START = 10;
+export const JSON_END = 11;
 /** A valid contact (`KIND` may carry `ROW_UNCHANGED`). */
 export const ROW_CONTACT = 0;
 /** A rejected row: its reason is the batch's next note. */
@@ -62,6 +66,8 @@ export interface RowNote {
  */
 export interface RowBatch {
   rows: number;
+  /** Contacts' JSON, each followed by a comma. */
+  json: Uint8Array;
   /** Line breaks in the chunk (the next chunk starts that many lines further). */
   lineBreaks: number;
   ints: Int32Array;
@@ -72,7 +78,8 @@ export interface RowBatch {
 /** Collects prepared rows. */
 export class RowBatchWriter {
   ints = new Int32Array(ROW_INTS * 1024);
-  readonly out = new JsonBuffer(256 * 1024);
+  readonly out = new JsonBuffer(64 * 1024);
+  readonly json = new JsonBuffer(256 * 1024);
   notes: RowNote[] = [];
   rows = 0;
 
@@ -95,10 +102,12 @@ export class RowBatchWriter {
       lineBreaks,
       ints: this.ints.slice(0, this.rows * ROW_INTS),
       bytes: this.out.bytes.slice(0, this.out.pos),
+      json: this.json.bytes.slice(0, this.json.pos),
       notes: this.notes,
     };
     this.rows = 0;
     this.out.pos = 0;
+    this.json.pos = 0;
     this.notes = [];
     return batch;
   }
@@ -201,17 +210,22 @@ export class RowPreparer {
     const emailEnd = bytes.pos;
     if (rawEmail !== email) bytes.text(rawEmail);
     const rawEnd = bytes.pos;
+    const json = out.json;
+    const jsonStart = json.pos;
     if (this.options.fullResync || !unchanged) {
       // Encoded once, here, for the rows that are sent (values of empty custom fields are not sent).
-      this.encoder!.write(bytes, email, firstName, lastName, phone, tags, values);
-      const size = bytes.pos - rawEnd;
+      this.encoder!.write(json, email, firstName, lastName, phone, tags, values);
+      const size = json.pos - jsonStart;
       if (tooLargeForBody(size, this.options.packing)) {
         // Never confirmed, so it stays "to send" in later runs and is rejected again each time: visible, not lost.
         bytes.pos = start;
+        json.pos = jsonStart;
         const detail = `${size} bytes cannot fit in one bulk request`;
         return this.reject(out, line, rawEmail, 'contact_too_large', detail, [hi, lo]);
       }
     }
+    const jsonEnd = json.pos;
+    if (jsonEnd > jsonStart) json.ascii(',');
     const r = out.row();
     const ints = out.ints;
     ints[r + KIND] = unchanged ? ROW_CONTACT | ROW_UNCHANGED : ROW_CONTACT;
@@ -224,7 +238,8 @@ export class RowPreparer {
     ints[r + START] = start;
     ints[r + EMAIL_END] = emailEnd;
     ints[r + RAW_END] = rawEnd;
-    ints[r + JSON_END] = bytes.pos;
+    ints[r + JSON_START] = jsonStart;
+    ints[r + JSON_END] = jsonEnd;
   }
 
   private fieldIdText(id: number): string {

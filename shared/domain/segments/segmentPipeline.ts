@@ -20,6 +20,7 @@ import {
   EMAIL_HI,
   EMAIL_LO,
   JSON_END,
+  JSON_START,
   KIND,
   LINE,
   PREVIOUS,
@@ -227,12 +228,12 @@ export class SegmentPipeline {
         if (kind & ROW_UNCHANGED) this.counts.unchanged++;
         else this.counts.changed++;
       }
-      const jsonStart = ints[r + RAW_END]!;
+      const jsonStart = ints[r + JSON_START]!;
       const jsonEnd = ints[r + JSON_END]!;
       // The preparer encoded the JSON exactly when the contact is to be sent (new, changed, or a full
       // resync); it already refused contacts too large for any request.
       if (jsonEnd > jsonStart && !this.capExceeded) {
-        packer.addEncoded(bytes, jsonStart, jsonEnd);
+        packer.addEncoded(batch.json, jsonStart, jsonEnd);
         this.counts.toUpsert++;
       }
     }
