@@ -190,15 +190,9 @@ export async function prepareSegments(
       for (const partition of segment.partitions) {
         const file = partition.blobName;
         let columns: ColumnIndexes | undefined;
-        await readPartition(deps.segmentContainer, file, partition.format, {
+        const reading = readPartition(deps.segmentContainer, file, partition.format, {
           columns: async (names, mode) => {
-            try {
-              columns = resolveColumns(input.mapping, names, file);
-            } catch (error) {
-              // Errors are reported in file order: an earlier chunk's error comes first.
-              await acceptAll();
-              throw error;
-            }
+            columns = resolveColumns(input.mapping, names, file);
             if (mode === 'records') {
               await acceptAll();
               acceptingFile = file;
@@ -216,6 +210,11 @@ export async function prepareSegments(
                   while (pool.pending >= ahead) await acceptNext();
                 },
               }),
+        });
+        // Errors are reported in file order: one in an earlier chunk still being prepared comes first.
+        await reading.catch(async (error: unknown) => {
+          await acceptAll();
+          throw error;
         });
       }
     }

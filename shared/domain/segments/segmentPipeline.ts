@@ -38,6 +38,8 @@ import type { Snapshot } from './snapshot';
 import { SnapshotBuilder } from './snapshot';
 
 const decoder = new TextDecoder();
+/** The entry recorded for contacts past the profile cap (they are counted, not kept). */
+const PAST_CAP = 0x7ffffffe;
 
 /** `add`: add/update, never remove. `mirror`: also unsubscribe contacts that left every segment. */
 export type MembershipMode = 'add' | 'mirror';
@@ -192,7 +194,10 @@ export class SegmentPipeline {
       const hi = ints[r + EMAIL_HI]! >>> 0;
       const lo = ints[r + EMAIL_LO]! >>> 0;
       const at = ints[r + PREVIOUS]!;
-      const entry = this.target.count;
+      // Past the cap the run will fail: contacts are still counted (for the message) but no longer kept
+      // in the target snapshot, and reading stops at twice the cap, so memory stays bounded.
+      const pastCap = this.counts.contacts >= this.options.profileCap;
+      const entry = pastCap ? PAST_CAP : this.target.count;
       const first =
         at === -1
           ? this.index.setIfAbsent(hi, lo, entry)
@@ -200,7 +205,10 @@ export class SegmentPipeline {
             ? -1
             : this.entryOfPrevious[at]! - 1;
       if (first !== -1) {
-        const where = `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
+        const where =
+          first === PAST_CAP
+            ? 'an earlier row (past the profile cap)'
+            : `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
         const start = ints[r + START]!;
         const emailEnd = ints[r + EMAIL_END]!;
         const rawEnd = ints[r + RAW_END]!;
@@ -214,12 +222,17 @@ export class SegmentPipeline {
         this.reject(line, rawEmail, 'duplicate', `same email as ${where}`);
         continue;
       }
-      const chi = ints[r + CONTENT_HI]! >>> 0;
-      const clo = ints[r + CONTENT_LO]! >>> 0;
-      // A known email is not copied: `buildFrom` takes it from the previous snapshot (same hash, same email).
-      if (at === -1) this.target.addEncoded(hi, lo, chi, clo, bytes, ints[r + START]!, ints[r + EMAIL_END]!);
-      else this.target.addKnown(hi, lo, chi, clo);
-      this.remember(entry, line, at);
+      if (pastCap) {
+        if (this.counts.contacts >= 2 * this.options.profileCap) throw this.capError(true);
+      } else {
+        const chi = ints[r + CONTENT_HI]! >>> 0;
+        const clo = ints[r + CONTENT_LO]! >>> 0;
+        // A known email is not copied: `buildFrom` takes it from the previous snapshot (same hash, same email).
+        if (at === -1)
+          this.target.addEncoded(hi, lo, chi, clo, bytes, ints[r + START]!, ints[r + EMAIL_END]!);
+        else this.target.addKnown(hi, lo, chi, clo);
+        this.remember(entry, line, at);
+      }
       this.counts.contacts++;
       if (at === -1) this.counts.added++;
       else {
@@ -244,7 +257,7 @@ export class SegmentPipeline {
    * Returns the counts and the target snapshot (the snapshot to keep if ActiveCampaign confirms everything).
    */
   finish(): { counts: PipelineCounts; target: Snapshot } {
-    const { previous, membership, listId, profileCap } = this.options;
+    const { previous, membership, listId } = this.options;
     for (let i = 0; i < previous.count; i++) {
       if (this.entryOfPrevious[i]) continue;
       const hi = previous.emailHi[i]!;
@@ -264,12 +277,7 @@ export class SegmentPipeline {
         this.keep(previous, i);
       }
     }
-    if (this.capExceeded) {
-      throw new LimitExceededError(
-        `The export's segments hold ${this.counts.contacts.toLocaleString('en-US')} unique valid profiles, ` +
-          `more than the cap of ${profileCap.toLocaleString('en-US')} (setting EXPORT_PROFILE_CAP); nothing was sent`,
-      );
-    }
+    if (this.capExceeded) throw this.capError(false);
     this.packer.flush();
     const totals = this.packer.totals;
     this.counts.requests = totals.requests;
@@ -283,6 +291,18 @@ export class SegmentPipeline {
           ? previous
           : this.target.buildFrom(this.previousAt, previous),
     };
+  }
+
+  /** The cap error: with the exact count, or (`stopped`) the count at which reading stopped. */
+  private capError(stopped: boolean): LimitExceededError {
+    const cap = this.options.profileCap.toLocaleString('en-US');
+    const count = this.counts.contacts.toLocaleString('en-US');
+    return new LimitExceededError(
+      (stopped
+        ? `The export's segments hold more than ${count} unique valid profiles (reading stopped there), `
+        : `The export's segments hold ${count} unique valid profiles, `) +
+        `more than the cap of ${cap} (setting EXPORT_PROFILE_CAP); nothing was sent`,
+    );
   }
 
   /** The counts so far (for progress). */

@@ -269,6 +269,20 @@ describe('prepareSegments', () => {
     );
   });
 
+  it('stops reading at twice the cap, before later files, when a segment holds far more profiles than the cap', async () => {
+    const { segments, prepare } = await setup();
+    await writePlainSegment(segments, 'Huge', [{ rows: 30 }]);
+    // A later partition that would fail the run if it were read.
+    await uploadText(segments, 'Huge/part-00002.csv', ['email\na@example.com\n\u0000\n']);
+    const run = prepare({ segments: ['Huge'], mapping: { email: 'email' }, profileCap: 10 });
+    await expect(run).rejects.toThrow(LimitExceededError);
+    await expect(
+      prepare({ segments: ['Huge'], mapping: { email: 'email' }, profileCap: 10 }),
+    ).rejects.toThrow(
+      /hold more than 20 unique valid profiles \(reading stopped there\), more than the cap of 10/,
+    );
+  });
+
   it('splits requests by bytes under 400,000 when custom field values are huge', async () => {
     const { segments, work, prepare } = await setup();
     const big = 'ü'.repeat(3_000);

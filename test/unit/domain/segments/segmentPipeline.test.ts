@@ -24,7 +24,11 @@ interface Contact {
   unsubscribe?: unknown;
 }
 
-function run(files: [string, string[][]][], options: Partial<PipelineOptions> = {}) {
+function run(
+  files: [string, string[][]][],
+  options: Partial<PipelineOptions> = {},
+  onReject?: (row: RejectedRow) => void,
+) {
   const contacts: Contact[] = [];
   const rejected: RejectedRow[] = [];
   const pipeline = new SegmentPipeline(
@@ -43,7 +47,10 @@ function run(files: [string, string[][]][], options: Partial<PipelineOptions> = 
         const parsed = JSON.parse(s.json) as { requests: { body: { contacts: Contact[] } }[] };
         for (const r of parsed.requests) contacts.push(...r.body.contacts);
       },
-      reject: (r) => rejected.push(r),
+      reject: (r) => {
+        rejected.push(r);
+        onReject?.(r);
+      },
     },
   );
   for (const [file, rows] of files) {
@@ -250,6 +257,31 @@ describe('SegmentPipeline', () => {
     expect(() => run([['a.csv', rows]], { profileCap: 10 })).toThrow(
       /hold 12 unique valid profiles, more than the cap of 10 \(setting EXPORT_PROFILE_CAP\)/,
     );
+  });
+
+  it('stops reading at twice the cap, so a segment far too large cannot exhaust memory before the error', () => {
+    const rows = Array.from({ length: 50 }, (_, i) => [`p${i}@example.com`, '', '', '']);
+    expect(() => run([['a.csv', rows]], { profileCap: 10 })).toThrow(
+      /hold more than 20 unique valid profiles \(reading stopped there\), more than the cap of 10 \(setting EXPORT_PROFILE_CAP\)/,
+    );
+  });
+
+  it('does not count duplicates as profiles past the cap, and reports those of uncounted rows without a line', () => {
+    const rows = [
+      ...Array.from({ length: 12 }, (_, i) => `p${i}@example.com`),
+      'p0@example.com',
+      'p11@example.com',
+    ];
+    const rejected: string[] = [];
+    expect(() =>
+      run([['a.csv', rows.map((email) => [email, '', '', ''])]], { profileCap: 10 }, (r) =>
+        rejected.push(`${r.line} ${r.reason} ${r.detail}`),
+      ),
+    ).toThrow(/hold 12 unique valid profiles, more than the cap of 10/);
+    expect(rejected).toEqual([
+      '14 duplicate same email as a.csv line 2',
+      '15 duplicate same email as an earlier row (past the profile cap)',
+    ]);
   });
 });
 
