@@ -8,6 +8,7 @@ export const REJECT_REASONS = [
   'ragged_row',
   'field_too_long',
   'contact_too_large',
+  'hash_collision',
 ] as const;
 
 /** Why a row was not exported. */

@@ -113,6 +113,10 @@ export class RowBatchWriter {
   }
 }
 
+/** Why a row is rejected as `hash_collision` (about once in 10⁸ million-contact runs). */
+export const COLLISION_DETAIL =
+  'another email of this export has the same 64-bit hash, so the two cannot be told apart; not exported (please report this)';
+
 /** What a row preparer needs to know (plain data: it is sent to worker threads). */
 export interface RowPreparerOptions {
   mapping: ExportMapping;
@@ -125,6 +129,7 @@ export interface RowPreparerOptions {
 /** The previous snapshot as a row preparer searches it. */
 export interface PreviousLookup {
   find(hi: number, lo: number): number;
+  sameEmail(i: number, email: string): boolean;
   sameContent(i: number, contentHi: number, contentLo: number): boolean;
 }
 
@@ -201,6 +206,10 @@ export class RowPreparer {
     }
     const { hi: chi, lo: clo } = h.update(this.listIdText).digest(this.contentHash);
     const at = this.previous.find(hi, lo);
+    if (at !== -1 && !this.previous.sameEmail(at, email)) {
+      // Another address the snapshot holds has the same 64-bit hash: it would pass for that contact.
+      return this.reject(out, line, rawEmail, 'hash_collision', COLLISION_DETAIL, [hi, lo]);
+    }
     const unchanged = at !== -1 && this.previous.sameContent(at, chi, clo);
 
     const bytes = out.out;

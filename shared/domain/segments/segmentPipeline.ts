@@ -14,6 +14,7 @@ import type { ColumnIndexes, ExportMapping } from './exportMapping';
 import type { RejectedRow, RejectReason } from './rejectedRows';
 import { type PackedSlice, type PackingLimits, RequestPacker } from './requestPacker';
 import {
+  COLLISION_DETAIL,
   CONTENT_HI,
   CONTENT_LO,
   EMAIL_END,
@@ -204,22 +205,21 @@ export class SegmentPipeline {
           : (this.seenPrevious[at >>> 5]! & (1 << (at & 31))) === 0
             ? -1
             : this.entryOfPrevious[at]! - 1;
+      if (first !== -1 && at === -1 && first !== PAST_CAP) {
+        const start = ints[r + START]!;
+        if (!this.target.emailEquals(first, bytes, start, ints[r + EMAIL_END]!)) {
+          // Not a duplicate: another address with the same 64-bit hash.
+          this.held.setIfAbsent(hi, lo, 0);
+          this.reject(line, this.rawEmailOf(batch, r, at), 'hash_collision', COLLISION_DETAIL);
+          continue;
+        }
+      }
       if (first !== -1) {
         const where =
           first === PAST_CAP
             ? 'an earlier row (past the profile cap)'
             : `${this.files[this.firstFile[first]!]} line ${this.firstLine[first]}`;
-        const start = ints[r + START]!;
-        const emailEnd = ints[r + EMAIL_END]!;
-        const rawEnd = ints[r + RAW_END]!;
-        // The email as found: its own bytes when normalising changed it, else the normalised email's.
-        const rawEmail =
-          rawEnd > emailEnd
-            ? decoder.decode(bytes.subarray(emailEnd, rawEnd))
-            : emailEnd > start
-              ? decoder.decode(bytes.subarray(start, emailEnd))
-              : this.options.previous.emailAt(at);
-        this.reject(line, rawEmail, 'duplicate', `same email as ${where}`);
+        this.reject(line, this.rawEmailOf(batch, r, at), 'duplicate', `same email as ${where}`);
         continue;
       }
       if (pastCap) {
@@ -331,6 +331,18 @@ export class SegmentPipeline {
   /** Carries previous entry `i` into the target unchanged. */
   private keep(previous: Snapshot, i: number): void {
     this.remember(this.target.addFrom(previous, i), 0, i);
+  }
+
+  /** The email of row `r` as found: its own bytes when normalising changed it, else the normalised email. */
+  private rawEmailOf(batch: RowBatch, r: number, at: number): string {
+    const { ints, bytes } = batch;
+    const start = ints[r + START]!;
+    const emailEnd = ints[r + EMAIL_END]!;
+    const rawEnd = ints[r + RAW_END]!;
+    if (rawEnd > emailEnd) return decoder.decode(bytes.subarray(emailEnd, rawEnd));
+    return emailEnd > start
+      ? decoder.decode(bytes.subarray(start, emailEnd))
+      : this.options.previous.emailAt(at);
   }
 
   /** A row the preparer rejected: its emails stay "in the segment" (see `held`) when the note says so. */

@@ -41,6 +41,11 @@ export class Snapshot {
     return (this.lookupTable ??= SnapshotLookup.of(this)).sameContent(i, contentHi, contentLo);
   }
 
+  /** True when entry `i` is `email` (see `SnapshotLookup.sameEmail`). */
+  sameEmail(i: number, email: string): boolean {
+    return (this.lookupTable ??= SnapshotLookup.of(this)).sameEmail(i, email);
+  }
+
   /** The lookup tables, built once (in shared memory, so worker threads can search them without a copy). */
   get lookup(): SnapshotLookup {
     return (this.lookupTable ??= SnapshotLookup.of(this));
@@ -60,6 +65,8 @@ export interface SnapshotLookupTables {
   shift: number;
   entries: Uint32Array;
   starts: Uint32Array;
+  emailOffsets: Uint32Array;
+  emailBytes: Uint8Array;
 }
 
 /**
@@ -78,6 +85,8 @@ export class SnapshotLookup {
      */
     private readonly entries: Uint32Array,
     private readonly starts: Uint32Array,
+    private readonly emailOffsets: Uint32Array,
+    private readonly emailBytes: Uint8Array,
   ) {}
 
   static of(snapshot: Snapshot): SnapshotLookup {
@@ -100,15 +109,46 @@ export class SnapshotLookup {
       while (i < count && snapshot.emailHi[i]! >>> shift < b) i++;
       starts[b] = i;
     }
-    return new SnapshotLookup(count, shift, entries, starts);
+    return new SnapshotLookup(
+      count,
+      shift,
+      entries,
+      starts,
+      shared(snapshot.emailOffsets.subarray(0, count + 1)),
+      shared(snapshot.emailBytes.subarray(0, snapshot.emailOffsets[count])),
+    );
   }
 
-  static fromTables(tables: SnapshotLookupTables): SnapshotLookup {
-    return new SnapshotLookup(tables.count, tables.shift, tables.entries, tables.starts);
+  static fromTables(t: SnapshotLookupTables): SnapshotLookup {
+    return new SnapshotLookup(t.count, t.shift, t.entries, t.starts, t.emailOffsets, t.emailBytes);
   }
 
   get tables(): SnapshotLookupTables {
-    return { count: this.count, shift: this.shift, entries: this.entries, starts: this.starts };
+    const { count, shift, entries, starts, emailOffsets, emailBytes } = this;
+    return { count, shift, entries, starts, emailOffsets, emailBytes };
+  }
+
+  /**
+   * True when entry `i` is `email` itself, not another address with the same 64-bit hash (about one
+   * chance in 10⁸ per million-contact run, but a collision must never pass for "unchanged").
+   */
+  sameEmail(i: number, email: string): boolean {
+    const from = this.emailOffsets[i]!;
+    const n = this.emailOffsets[i + 1]! - from;
+    const bytes = this.emailBytes;
+    if (n === email.length) {
+      let k = 0;
+      for (; k < n; k++) {
+        const c = email.charCodeAt(k);
+        if (c > 0x7f || c !== bytes[from + k]) break;
+      }
+      if (k === n) return true;
+      if (email.charCodeAt(k) <= 0x7f) return false;
+    } else if (n < email.length) return false; // UTF-8 is never shorter than its UTF-16 length
+    const encoded = encoder.encode(email);
+    if (encoded.length !== n) return false;
+    for (let k = 0; k < n; k++) if (encoded[k] !== bytes[from + k]) return false;
+    return true;
   }
 
   /** Index of the entry with this email hash, or -1. */
@@ -129,6 +169,16 @@ export class SnapshotLookup {
   sameContent(i: number, contentHi: number, contentLo: number): boolean {
     return this.entries[i * 4 + 2] === contentHi && this.entries[i * 4 + 3] === contentLo;
   }
+}
+
+/** `array` itself when it is in shared memory, else a copy there. */
+function shared<T extends Uint8Array | Uint32Array>(array: T): T {
+  if (array.buffer instanceof SharedArrayBuffer) return array;
+  const copy = new (array.constructor as new (buffer: SharedArrayBuffer) => T)(
+    new SharedArrayBuffer(array.byteLength),
+  );
+  copy.set(array);
+  return copy;
 }
 
 /** Bytes of the encoded layout before the emails (header, hashes, offsets): random data that never compresses. */
@@ -171,7 +221,7 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   const emailLo = new Uint32Array(n);
   const contentHi = new Uint32Array(n);
   const contentLo = new Uint32Array(n);
-  const offsets = new Uint32Array(n + 1);
+  const offsets = new Uint32Array(new SharedArrayBuffer((n + 1) * 4));
   let p = HEADER_BYTES;
   for (let i = 0; i < n; i++, p += 16) {
     emailHi[i] = view.getUint32(p, true);
@@ -181,7 +231,10 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   }
   for (let i = 0; i <= n; i++, p += 4) offsets[i] = view.getUint32(p, true);
   if (offsets[n] !== emailLength) throw new Error('snapshot email table is inconsistent');
-  return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, bytes.slice(p, p + emailLength));
+  // The emails in shared memory: row preparers on worker threads compare against them without a copy.
+  const emails = new Uint8Array(new SharedArrayBuffer(emailLength));
+  emails.set(bytes.subarray(p, p + emailLength));
+  return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails);
 }
 
 /** Collects entries in any order (unique email hashes) and builds a sorted `Snapshot`. */
@@ -252,6 +305,14 @@ export class SnapshotBuilder {
     // Emails are short: a loop beats `set(subarray(…))`, which allocates a view per row.
     for (let i = from, p = start; i < to; i++) bytes[p++] = source[i]!;
     return this.push(emailHi, emailLo, contentHi, contentLo, end);
+  }
+
+  /** True when entry `i` (added with `add`/`addEncoded`) has the email `source[from, to)`. */
+  emailEquals(i: number, source: Uint8Array, from: number, to: number): boolean {
+    const start = this.offsets[i]!;
+    if (this.offsets[i + 1]! - start !== to - from) return false;
+    for (let k = 0; k < to - from; k++) if (this.bytes[start + k] !== source[from + k]) return false;
+    return true;
   }
 
   /**

@@ -3,8 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { ExportMapping, resolveColumns } from '../../../../shared/domain/segments/exportMapping';
 import type { RejectedRow } from '../../../../shared/domain/segments/rejectedRows';
 import { DEFAULT_PACKING_LIMITS } from '../../../../shared/domain/segments/requestPacker';
+import {
+  EMAIL_HI,
+  EMAIL_LO,
+  KIND,
+  PREVIOUS,
+  type PreviousLookup,
+  ROW_INTS,
+  ROW_REJECTED,
+  RowBatchWriter,
+  RowPreparer,
+} from '../../../../shared/domain/segments/rowPreparer';
 import { type PipelineOptions, SegmentPipeline } from '../../../../shared/domain/segments/segmentPipeline';
-import { Snapshot } from '../../../../shared/domain/segments/snapshot';
+import { Snapshot, SnapshotBuilder } from '../../../../shared/domain/segments/snapshot';
 import { LimitExceededError } from '../../../../shared/errors';
 
 const mapping = ExportMapping.parse({
@@ -301,5 +312,84 @@ describe('resolveColumns', () => {
     expect(() => resolveColumns(mapping, ['Email', 'First', 'Tags'], 'seg/f.csv')).toThrow(
       /seg\/f\.csv: mapped custom field 9 column "score" is not in the file/,
     );
+  });
+});
+
+describe('64-bit hash collisions', () => {
+  const cols = resolveColumns(mapping, HEADER, 'a.csv');
+  const options = {
+    mapping,
+    listId: 4,
+    fullResync: false,
+    packing: DEFAULT_PACKING_LIMITS,
+  };
+
+  it('rejects a row whose hash matches a snapshot entry with another email, instead of passing for that contact', () => {
+    // A snapshot that "finds" every hash at entry 0, which holds another address.
+    const snapshot = new SnapshotBuilder();
+    snapshot.add(1, 2, 3, 4, 'someone.else@example.com');
+    const previous = snapshot.build();
+    const lookup: PreviousLookup = {
+      find: () => 0,
+      sameContent: () => true,
+      sameEmail: (i, e) => previous.sameEmail(i, e),
+    };
+    const preparer = new RowPreparer(options, lookup);
+    preparer.begin(cols);
+    const out = new RowBatchWriter();
+    preparer.prepare(['Ann@Example.com', 'Ann', '', ''], 7, out);
+    preparer.prepare(['someone.else@example.com', 'S', '', ''], 8, out);
+    const batch = out.take();
+    expect(batch.notes).toEqual([
+      expect.objectContaining({
+        reason: 'hash_collision',
+        rawEmail: 'Ann@Example.com',
+        held: expect.any(Array) as unknown,
+      }),
+    ]);
+    expect(batch.ints[KIND]).toBe(ROW_REJECTED);
+    // The real owner of the snapshot entry is found as itself.
+    expect(batch.ints[ROW_INTS + KIND]! & ROW_REJECTED).toBe(0);
+    expect(batch.ints[ROW_INTS + PREVIOUS]).toBe(0);
+  });
+
+  it('rejects the second of two different emails with the same hash in one run as hash_collision, not duplicate', () => {
+    const rejected: RejectedRow[] = [];
+    const pipeline = new SegmentPipeline(
+      { ...options, membership: 'add', previous: Snapshot.empty(), profileCap: 100 },
+      { slice: () => undefined, reject: (r) => rejected.push(r) },
+    );
+    pipeline.beginFile('a.csv', cols);
+    const preparer = new RowPreparer(options, Snapshot.empty());
+    preparer.begin(cols);
+    const out = new RowBatchWriter();
+    preparer.prepare(['a@example.com', '', '', ''], 2, out);
+    preparer.prepare(['b@example.com', '', '', ''], 3, out);
+    preparer.prepare(['a@example.com', '', '', ''], 4, out);
+    const batch = out.take();
+    // Give row 2 (b@) the hash of row 1 (a@): a collision the 64-bit hash makes about 1e-8 likely per run.
+    batch.ints[ROW_INTS + EMAIL_HI] = batch.ints[EMAIL_HI]!;
+    batch.ints[ROW_INTS + EMAIL_LO] = batch.ints[EMAIL_LO]!;
+    pipeline.acceptBatch(batch);
+    expect(rejected.map((r) => [r.line, r.email, r.reason])).toEqual([
+      [3, 'b@example.com', 'hash_collision'],
+      [4, 'a@example.com', 'duplicate'],
+    ]);
+    expect(pipeline.finish().counts).toMatchObject({
+      contacts: 1,
+      rejectedByReason: { hash_collision: 1, duplicate: 1 },
+    });
+  });
+
+  it('compares a snapshot email with the row email exactly, ASCII or not', () => {
+    const builder = new SnapshotBuilder();
+    builder.add(1, 1, 0, 0, 'zoë@exämple.de');
+    builder.add(2, 2, 0, 0, 'ann@example.com');
+    const snap = builder.build();
+    expect(snap.sameEmail(0, 'zoë@exämple.de')).toBe(true);
+    expect(snap.sameEmail(0, 'zoe@example.de')).toBe(false);
+    expect(snap.sameEmail(1, 'ann@example.com')).toBe(true);
+    expect(snap.sameEmail(1, 'ann@example.co')).toBe(false);
+    expect(snap.sameEmail(1, 'ann@exämple.com')).toBe(false);
   });
 });
