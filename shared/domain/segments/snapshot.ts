@@ -128,29 +128,6 @@ export class SnapshotLookup {
     return { count, shift, entries, starts, emailOffsets, emailBytes };
   }
 
-  /**
-   * True when entry `i` is `email` itself, not another address with the same 64-bit hash (about one
-   * chance in 10⁸ per million-contact run, but a collision must never pass for "unchanged").
-   */
-  sameEmail(i: number, email: string): boolean {
-    const from = this.emailOffsets[i]!;
-    const n = this.emailOffsets[i + 1]! - from;
-    const bytes = this.emailBytes;
-    if (n === email.length) {
-      let k = 0;
-      for (; k < n; k++) {
-        const c = email.charCodeAt(k);
-        if (c > 0x7f || c !== bytes[from + k]) break;
-      }
-      if (k === n) return true;
-      if (email.charCodeAt(k) <= 0x7f) return false;
-    } else if (n < email.length) return false; // UTF-8 is never shorter than its UTF-16 length
-    const encoded = encoder.encode(email);
-    if (encoded.length !== n) return false;
-    for (let k = 0; k < n; k++) if (encoded[k] !== bytes[from + k]) return false;
-    return true;
-  }
-
   /** Index of the entry with this email hash, or -1. */
   find(hi: number, lo: number): number {
     if (this.count === 0) return -1;
@@ -168,6 +145,36 @@ export class SnapshotLookup {
   /** True when entry `i` (an index `find` returned) has this content hash. */
   sameContent(i: number, contentHi: number, contentLo: number): boolean {
     return this.entries[i * 4 + 2] === contentHi && this.entries[i * 4 + 3] === contentLo;
+  }
+
+  /**
+   * True when entry `i` is `email` itself, not another address with the same 64-bit hash (about one
+   * chance in 10⁸ per million-contact run, but a collision must never pass for "unchanged").
+   */
+  sameEmail(i: number, email: string): boolean {
+    const bytes = this.emailBytes;
+    let p = this.emailOffsets[i]!;
+    const end = this.emailOffsets[i + 1]!;
+    // UTF-8 of `email`, compared byte by byte as it is produced (no encoding pass, no allocation).
+    for (let k = 0; k < email.length; k++) {
+      let c = email.charCodeAt(k);
+      if (c < 0x80) {
+        if (bytes[p++] !== c) return false;
+        continue;
+      }
+      if (c >= 0xd800 && c <= 0xdbff && k + 1 < email.length) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (email.charCodeAt(++k) - 0xdc00);
+        if (bytes[p++] !== (0xf0 | (c >> 18)) || bytes[p++] !== (0x80 | ((c >> 12) & 0x3f))) return false;
+      } else if (c >= 0x800) {
+        if (bytes[p++] !== (0xe0 | (c >> 12))) return false;
+      } else {
+        if (bytes[p++] !== (0xc0 | (c >> 6))) return false;
+        if (bytes[p++] !== (0x80 | (c & 0x3f))) return false;
+        continue;
+      }
+      if (bytes[p++] !== (0x80 | ((c >> 6) & 0x3f)) || bytes[p++] !== (0x80 | (c & 0x3f))) return false;
+    }
+    return p === end;
   }
 }
 
