@@ -11,6 +11,7 @@
  * Usage: npm run build && node dist/bench/pipeline.js [rows]
  */
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { TextDecoder } from 'node:util';
 
@@ -31,6 +32,8 @@ type Step = 'floor' | 'csv-parse' | 'prepare' | 'advance' | 'upload';
 interface StepResult {
   step: string;
   seconds: number;
+  /** CPU time Azurite (its own process, on the same cores) spent during the step. */
+  azuriteCpuSeconds?: number;
   /** CPU time (user + system) of the step's process during the step: less sensitive to load than wall time. */
   cpuSeconds: number;
   maxRssMb: number;
@@ -83,7 +86,7 @@ async function child(step: Step, connectionString: string, segName: string, work
     );
     rows = result.counts.rows;
     const c = result.counts;
-    detail = `contacts ${c.contacts}, rejected ${c.rejected}, added ${c.added}, unchanged ${c.unchanged}, staged ${c.toUpsert} in ${c.requests} requests / ${c.slices} slices`;
+    detail = `contacts ${c.contacts}, rejected ${c.rejected}, added ${c.added}, unchanged ${c.unchanged}, staged ${c.toUpsert} in ${c.requests} requests / ${c.slices} slices; ${result.parsing.chunks} chunks, ${result.parsing.onWorkerThreads} on worker threads`;
   } else if (step === 'upload') {
     // Azurite's share of a first run: the same slice bytes prepare#1 staged, uploaded alone (read first, untimed)
     // with the same call and concurrency as prepareSegments' SliceUploader.
@@ -104,8 +107,8 @@ async function child(step: Step, connectionString: string, segName: string, work
         }
       }),
     );
-    rows = bodies.reduce((n, b) => n + b.length, 0);
-    detail = `${bodies.length} slice blobs, ${(rows / 1e6).toFixed(1)} MB, 4 in flight`;
+    const bytes = bodies.reduce((n, b) => n + b.length, 0);
+    detail = `${bodies.length} slice blobs, ${(bytes / 1e6).toFixed(1)} MB, 4 in flight`;
   } else {
     // Every staged contact of run 1 confirmed: read them back from the slices (untimed: in production the
     // confirmations come from the push results, not from re-reading the slices).
@@ -123,7 +126,6 @@ async function child(step: Step, connectionString: string, segName: string, work
       runId,
       confirmedEmails: confirmed,
     });
-    rows = contacts;
     detail = `snapshot now holds ${contacts} contacts`;
   }
   const seconds = (performance.now() - started) / 1000;
@@ -156,6 +158,17 @@ function runChild(args: string[]): Promise<StepResult> {
   });
 }
 
+/** User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime + stime, in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** Runs the benchmark and writes bench/results/pipeline.md. */
 export async function main(): Promise<void> {
   const rowsArg = process.argv.find((a) => /^\d+$/.test(a));
@@ -185,7 +198,9 @@ export async function main(): Promise<void> {
       ['prepare', 'run2', 'prepareSegments, second run (incremental)'],
       ['floor', 'x', 'bare parse again (load check: should match the first row)'],
     ] as const) {
+      const azuriteBefore = processCpuSeconds(azurite.pid);
       const r = await runChild([step, ...common, runId]);
+      r.azuriteCpuSeconds = processCpuSeconds(azurite.pid) - azuriteBefore;
       r.step = label;
       results.push(r);
       console.log(
@@ -195,11 +210,11 @@ export async function main(): Promise<void> {
     const floor = results[0]!.seconds;
     const floorCpu = results[0]!.cpuSeconds;
     const table = [
-      '| step | time (s) | × bare parse | process CPU (s) | CPU × bare parse | peak RSS (MB) | notes |',
-      '|---|---:|---:|---:|---:|---:|---|',
+      '| step | time (s) | rows/s | × bare parse | process CPU (s) | CPU × bare parse | Azurite CPU (s) | peak RSS (MB) | notes |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---|',
       ...results.map(
         (r) =>
-          `| ${r.step} | ${r.seconds.toFixed(2)} | ${(r.seconds / floor).toFixed(2)} | ${r.cpuSeconds.toFixed(2)} | ${(r.cpuSeconds / floorCpu).toFixed(2)} | ${r.maxRssMb.toFixed(0)} | ${r.detail ?? ''} |`,
+          `| ${r.step} | ${r.seconds.toFixed(2)} | ${r.rows ? Math.round(r.rows / r.seconds).toLocaleString('en-US') : ''} | ${(r.seconds / floor).toFixed(2)} | ${r.cpuSeconds.toFixed(2)} | ${(r.cpuSeconds / floorCpu).toFixed(2)} | ${(r.azuriteCpuSeconds ?? 0).toFixed(2)} | ${r.maxRssMb.toFixed(0)} | ${r.detail ?? ''} |`,
       ),
     ].join('\n');
     const md = [
@@ -212,6 +227,7 @@ export async function main(): Promise<void> {
       `Input: one plain-layout blob, ${rows.toLocaleString('en-US')} rows, ${(size / 1e6).toFixed(1)} MB, in-memory Azurite on loopback; ` +
         `${stats.valid} valid unique, ${stats.invalid} invalid, ${stats.duplicate} duplicate, ${stats.missing} missing emails; 5 columns mapped (email, names, phone, one custom field).`,
       "Peak RSS: each step runs alone in a child process; the figure is that process's `process.resourceUsage().maxRSS` (kernel getrusage peak), Node baseline included.",
+      "Process CPU is user + system time of the step's process, all its threads (Prepare parses on worker threads); Azurite CPU is what the Azurite process spent meanwhile, on the same cores.",
       '',
       table,
       '',

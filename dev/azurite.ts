@@ -27,6 +27,8 @@ export interface RunningAzurite {
   tableEndpoint: string;
   /** A full connection string for all three services. */
   connectionString: string;
+  /** Azurite's process id (benchmarks read its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     connectionString:
       `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
       `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
+    pid: child.pid,
     stop: () => stopChildProcess(child, 5_000),
   };
 }
