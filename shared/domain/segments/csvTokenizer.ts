@@ -29,12 +29,13 @@ export interface CsvDialect {
 /** Receives each record's fields and the physical line (1-based) where it starts. */
 export type CsvRecordSink = (fields: string[], line: number) => void;
 
-const QUOTE = 0x22;
-const LF = 0x0a;
-const CR = 0x0d;
+/** Character codes the CSV rules turn on (also the bytes `RecordBoundaryScanner` looks for). */
+export const QUOTE = 0x22;
+export const LF = 0x0a;
+export const CR = 0x0d;
+export const SPACE = 0x20;
+export const TAB = 0x09;
 const NUL = 0x00;
-const SPACE = 0x20;
-const TAB = 0x09;
 
 /** Splits decoded text into records; push chunks in order, then call `end`. */
 export class CsvTokenizer {

@@ -11,13 +11,7 @@
  * almost nothing.
  */
 import type { TextEncodingName } from './cdmModel';
-import type { CsvDialect } from './csvTokenizer';
-
-const QUOTE = 0x22;
-const LF = 0x0a;
-const CR = 0x0d;
-const SPACE = 0x20;
-const TAB = 0x09;
+import { CR, type CsvDialect, LF, QUOTE, SPACE, TAB } from './csvTokenizer';
 
 const OUTSIDE = 0;
 const INSIDE = 1;
