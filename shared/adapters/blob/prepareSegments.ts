@@ -171,13 +171,23 @@ export async function prepareSegments(
     await rejected.drain();
     await uploads.drain();
   };
+  // The error a chunk raised when it was accepted: the first in file order (nothing after it is accepted).
+  let acceptError: unknown;
   const acceptNext = async () => {
-    const { job, batch } = await pool.next();
+    const { job, batch } = await pool.next().catch((error: unknown) => {
+      acceptError = error;
+      throw error;
+    });
     if (job.file !== acceptingFile) {
       acceptingFile = job.file;
       pipeline.beginFile(job.file);
     }
-    pipeline.acceptBatch(batch);
+    try {
+      pipeline.acceptBatch(batch);
+    } catch (error) {
+      acceptError = error;
+      throw error;
+    }
     await backpressure();
   };
   const acceptAll = async () => {
@@ -211,9 +221,10 @@ export async function prepareSegments(
                 },
               }),
         });
-        // Errors are reported in file order: one in an earlier chunk still being prepared comes first.
+        // Errors are reported in file order: an error of reading (a later byte) waits for the chunks before
+        // it, whose own error comes first; an error of accepting a chunk is already the first.
         await reading.catch(async (error: unknown) => {
-          await acceptAll();
+          if (error !== acceptError) await acceptAll();
           throw error;
         });
       }

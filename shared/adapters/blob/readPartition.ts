@@ -11,7 +11,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 
 import type { CsvFormat, TextEncodingName } from '../../domain/segments/cdmModel';
 import { type CsvRecordSink, CsvTokenizer } from '../../domain/segments/csvTokenizer';
-import { canScan, firstRecordEnd, RecordBoundaryScanner } from '../../domain/segments/recordBoundaries';
+import { canScan, FirstRecordScanner, RecordBoundaryScanner } from '../../domain/segments/recordBoundaries';
 import { decodeOrFail, decodeWhole } from '../../domain/segments/rowPreparer';
 import { InputFileError } from '../../errors';
 
@@ -74,7 +74,13 @@ export async function readPartition(
   try {
     const first = await parts.next();
     if (first.done) return;
-    const head = first.value;
+    let head: Uint8Array = first.value;
+    // A byte-order mark may be split across the first parts: look at three bytes at least.
+    while (head.length < 3) {
+      const more = await parts.next();
+      if (more.done) break;
+      head = Buffer.concat([head, more.value]);
+    }
     // A byte-order mark says what the file is, whatever the settings claim.
     const bom = bomEncoding(head);
     const encoding = bom ?? format.encoding;
@@ -166,10 +172,22 @@ async function readChunks(
     let bytes: Uint8Array = head;
     let from = 0;
     let names: string[] | undefined;
+    const header = new FirstRecordScanner(format.dialect);
     for (;;) {
-      const end = firstRecordEnd(bytes, from, bytes.length, format.dialect);
+      const end = header.scan(bytes, from, bytes.length);
       if (end === -1) {
         const more = await next();
+        if (more && bytes.length - from > MAX_UNTERMINATED_BYTES) {
+          // No end of the first record in 4 MB: the tokenizer fails it with its line, as in records mode.
+          firstRecord(file, format, encoding, line, bytes.subarray(from), false);
+          throw new InputFileError(
+            file,
+            'the header record never ends (an unclosed quote, or not a CSV file)',
+            {
+              line,
+            },
+          );
+        }
         if (more) {
           bytes = concat([bytes.subarray(from), more]);
           from = 0;
@@ -204,6 +222,12 @@ async function readChunks(
   let startLine: number | undefined = line;
   const send = async (bytes: Uint8Array, complete: boolean) => {
     if (!announced) {
+      // Blank lines before the first record of a file without a header: records mode announces nothing
+      // for them (a file of only blank lines has no columns to check), so neither does this.
+      if (complete && isBlankText(bytes)) {
+        startLine = firstRecord(file, format, encoding, startLine!, bytes).nextLine;
+        return;
+      }
       announced = true;
       await handlers.columns(format.columns ?? [], 'chunks');
     }
@@ -239,13 +263,21 @@ function firstRecord(
   encoding: TextEncodingName,
   line: number,
   bytes: Uint8Array,
+  /** False: `bytes` is an unterminated run (no end of record in it), which the tokenizer refuses when too long. */
+  complete = true,
 ): { record: string[] | undefined; nextLine: number } {
   const tokenizer = new CsvTokenizer(file, format.dialect, undefined, line);
   let record: string[] | undefined;
   const keep: CsvRecordSink = (fields) => void (record ??= fields);
-  tokenizer.push(decodeWhole(bytes, encoding, file, tokenizer), keep);
-  tokenizer.end(keep);
+  tokenizer.push(decodeWhole(bytes, encoding, file, tokenizer, complete), keep);
+  if (complete) tokenizer.end(keep);
   return { record, nextLine: tokenizer.currentLine };
+}
+
+/** True when `bytes` hold only spaces, tabs and line breaks. */
+function isBlankText(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
+  return true;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

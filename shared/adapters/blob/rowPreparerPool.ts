@@ -66,6 +66,13 @@ export function defaultPrepareThreads(): number {
 }
 
 /**
+ * Worker threads running in this process, across pools: several Prepare activities may run at once in
+ * one Functions host (host.json `maxConcurrentActivityFunctions`), and together they get no more threads
+ * than `defaultPrepareThreads()`; a pool that finds none free prepares its chunks inline.
+ */
+let threadsInUse = 0;
+
+/**
  * The compiled worker script: next to this module when running from `dist/`; from the TypeScript sources
  * (tests), the build's copy (`npm test` builds first). Undefined when there is none: chunks are then
  * prepared inline.
@@ -109,13 +116,19 @@ export class RowPreparerPool {
     return this.nextId;
   }
 
+  /** Worker threads this pool may start (taken from the process's share when the first one starts). */
+  private threads: number;
+  private threadsTaken = false;
+
   constructor(
     private readonly options: RowPreparerOptions,
     private readonly previous: SnapshotLookup,
-    /** Worker threads to use (0: prepare every chunk inline). */
-    private readonly threads: number,
+    /** Worker threads wanted (0: prepare every chunk inline); capped by what the process has free. */
+    threads: number,
     private readonly script: string | undefined = workerScript(),
-  ) {}
+  ) {
+    this.threads = threads;
+  }
 
   /** Chunks submitted and not yet taken with `next`. */
   get pending(): number {
@@ -129,6 +142,7 @@ export class RowPreparerPool {
   submit(job: ChunkJob, line?: number): void {
     if (this.closed) throw new Error('the row preparer pool is closed');
     const { bytes: _bytes, ...described } = job;
+    if (this.nextId === 1 && !this.threadsTaken) this.takeThreads();
     const useThreads = this.threads > 0 && this.script !== undefined && this.nextId > 0;
     const result = useThreads ? this.onThread(job) : this.here(job);
     // Rejections surface through `next`; a chunk never taken (an earlier one failed) must not crash the process.
@@ -163,9 +177,18 @@ export class RowPreparerPool {
     return { job: slot.job, batch };
   }
 
-  /** Stops the workers (pending chunks are dropped). */
+  /** Takes this pool's threads from the process's share (once a second chunk shows they are worth it). */
+  private takeThreads(): void {
+    this.threadsTaken = true;
+    this.threads = Math.max(0, Math.min(this.threads, defaultPrepareThreads() - threadsInUse));
+    threadsInUse += this.threads;
+  }
+
+  /** Stops the workers (pending chunks are dropped) and returns the threads to the process's share. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    if (this.threadsTaken) threadsInUse -= this.threads;
     this.queue.length = 0;
     const workers = this.workers.splice(0);
     await Promise.all(workers.map((w) => w.worker.terminate()));

@@ -84,6 +84,14 @@ export class CsvTokenizer {
     this.pending = '';
   }
 
+  private tooLong(line: number): never {
+    throw new InputFileError(
+      this.file,
+      `a record is longer than ${this.maxRecordChars} characters (an unclosed quote, or not a CSV file)`,
+      { line },
+    );
+  }
+
   private parse(s: string, final: boolean, onRecord: CsvRecordSink): void {
     const length = s.length;
     const { delimiter, delimiterFirst, quoting, quoteAnywhere } = this;
@@ -165,15 +173,11 @@ export class CsvTokenizer {
         i++;
       }
 
+      // Too long whether or not it is complete: the same answer however the text was cut into pushes.
+      if (i - recordStart > this.maxRecordChars) this.tooLong(recordLine);
       if (!complete) {
         if (!final) {
-          if (length - recordStart > this.maxRecordChars) {
-            throw new InputFileError(
-              this.file,
-              `a record is longer than ${this.maxRecordChars} characters (an unclosed quote, or not a CSV file)`,
-              { line: recordLine },
-            );
-          }
+          if (length - recordStart > this.maxRecordChars) this.tooLong(recordLine);
           this.pending = s.slice(recordStart);
           this.line = recordLine;
           return;

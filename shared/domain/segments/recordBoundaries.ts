@@ -131,30 +131,68 @@ function lastBreak(bytes: Uint8Array, from: number, to: number): number {
  * end within `bytes[from, to)` (more bytes are needed; at the end of the file the rest is that record).
  */
 export function firstRecordEnd(bytes: Uint8Array, from: number, to: number, dialect: CsvDialect): number {
-  const delimiter = dialect.delimiter.charCodeAt(0);
-  const quoting = dialect.quoteMode !== 'none';
-  const quoteAnywhere = dialect.quoteMode === 'always';
-  let inside = false;
-  let blank = true;
-  for (let i = from; i < to; i++) {
-    const c = bytes[i]!;
-    if (inside) {
-      if (c !== QUOTE) continue;
-      if (i + 1 >= to) return -1; // `""` or the closing quote: the next byte tells
-      if (bytes[i + 1] === QUOTE) i++;
-      else {
-        inside = false;
-        blank = false;
-      }
-      continue;
-    }
-    if (c === LF) return i + 1;
-    if (c === CR) return i + 1 >= to ? -1 : bytes[i + 1] === LF ? i + 2 : i + 1;
-    if (c === QUOTE) {
-      if (quoting && (quoteAnywhere || blank)) inside = true;
-      else blank = false;
-    } else if (c === delimiter) blank = true;
-    else if (c !== SPACE && c !== TAB) blank = false;
+  return new FirstRecordScanner(dialect).scan(bytes, from, to);
+}
+
+/**
+ * Finds where the record starting at the first byte it is given ends, resuming where it stopped when the
+ * bytes grow (each byte is looked at about once, however the record arrives).
+ */
+export class FirstRecordScanner {
+  private inside = false;
+  private blank = true;
+  /** Bytes of the record looked at so far. */
+  private scanned = 0;
+  private readonly delimiter: number;
+  private readonly quoting: boolean;
+  private readonly quoteAnywhere: boolean;
+
+  constructor(dialect: CsvDialect) {
+    this.delimiter = dialect.delimiter.charCodeAt(0);
+    this.quoting = dialect.quoteMode !== 'none';
+    this.quoteAnywhere = dialect.quoteMode === 'always';
   }
-  return -1;
+
+  /**
+   * The offset just after the record that starts at `from`, or -1 when it does not end within
+   * `bytes[from, to)`. Call again with the same record start (maybe in a new, longer buffer) to go on.
+   */
+  scan(bytes: Uint8Array, from: number, to: number): number {
+    let { inside, blank } = this;
+    let i = from + this.scanned;
+    for (; i < to; i++) {
+      const c = bytes[i]!;
+      if (inside) {
+        if (c !== QUOTE) continue;
+        if (i + 1 >= to) break; // `""` or the closing quote: the next byte tells
+        if (bytes[i + 1] === QUOTE) i++;
+        else {
+          inside = false;
+          blank = false;
+        }
+        continue;
+      }
+      if (c === LF) return this.found(i + 1);
+      if (c === CR) {
+        if (i + 1 >= to) break;
+        return this.found(bytes[i + 1] === LF ? i + 2 : i + 1);
+      }
+      if (c === QUOTE) {
+        if (this.quoting && (this.quoteAnywhere || blank)) inside = true;
+        else blank = false;
+      } else if (c === this.delimiter) blank = true;
+      else if (c !== SPACE && c !== TAB) blank = false;
+    }
+    this.inside = inside;
+    this.blank = blank;
+    this.scanned = i - from;
+    return -1;
+  }
+
+  private found(end: number): number {
+    this.inside = false;
+    this.blank = true;
+    this.scanned = 0;
+    return end;
+  }
 }

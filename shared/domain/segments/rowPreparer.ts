@@ -332,7 +332,7 @@ export interface ChunkJob {
 export function prepareChunk(preparer: RowPreparer, job: ChunkJob, out: RowBatchWriter): RowBatch {
   preparer.begin(job.columns);
   const tokenizer = new CsvTokenizer(job.file, job.dialect);
-  const text = decodeWhole(job.bytes, job.encoding, job.file, tokenizer);
+  const text = decodeWhole(job.bytes, job.encoding, job.file, tokenizer, job.complete);
   const record: CsvRecordSink = (fields, line) => preparer.prepare(fields, line, out);
   tokenizer.push(text, record);
   if (!job.complete) {
@@ -355,10 +355,13 @@ export function decodeWhole(
   encoding: string,
   file: string,
   tokenizer: CsvTokenizer,
+  /** False for an unterminated run of bytes, which may end inside a character: that is not an error. */
+  complete = true,
 ): string {
   const decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true });
   const text = decodeOrFail(decoder, bytes, true, encoding, file, tokenizer);
-  // A chunk cut before the end of a character (a file's unterminated tail) fails here, with its line.
+  if (!complete) return text;
+  // A chunk that ends inside a character fails here, with its line.
   return text + decodeOrFail(decoder, undefined, false, encoding, file, tokenizer, text);
 }
 

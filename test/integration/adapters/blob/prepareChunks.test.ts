@@ -30,7 +30,7 @@ const MAPPING = { email: 'email', firstName: 'firstname', lastName: 'lastname', 
 /** The three ways, and what each must show it did. */
 const WAYS: { name: string; deps: Partial<PrepareSegmentsDeps> }[] = [
   { name: 'records', deps: { chunkBytes: 0 } },
-  // One byte per chunk: every record is its own chunk, every boundary is a cut.
+  // A cut after the last record end of every download part (Azurite's parts decide how many).
   { name: 'chunks inline', deps: { chunkBytes: 1, threads: 0 } },
   { name: 'chunks on 2 threads', deps: { chunkBytes: 200, threads: 2 } },
 ];
@@ -206,6 +206,40 @@ describe('prepareSegments, record by record and in chunks on threads', () => {
       expect(new Set(got).size).toBe(1);
     },
   );
+
+  it('reports the first bad byte of a file in the wrong encoding each way, though every later chunk fails too', async () => {
+    const segments = await freshContainer('seg');
+    const lines = ['email,name'];
+    for (let i = 1; i < 20_000; i++) lines.push(`p${i}@example.com,${i >= 4_999 ? 'Jos\u00e9' : 'Ann'}`);
+    // Latin-1 bytes: from line 5000 on, every line holds a byte that is not UTF-8.
+    await uploadText(segments, 'S/a.csv', [Buffer.from(lines.join('\n') + '\n', 'latin1')]);
+    const got = await messages(segments, { mapping: { email: 'email' } });
+    expect(got[0]).toMatch(/S\/a\.csv:5000: is not valid utf-8 text/);
+    expect(new Set(got).size).toBe(1);
+  });
+
+  it('reports the error of the earlier file each way when a later file fails too', async () => {
+    const segments = await freshContainer('seg');
+    const a = Array.from({ length: 2_000 }, (_, i) => `p${i}@example.com`);
+    a[1_500] = 'x\u0000y';
+    await uploadText(segments, 'S/a.csv', [`email\n${a.join('\n')}\n`]);
+    await uploadText(segments, 'S/b.csv', ['email\n\u0000\n']);
+    const got = await messages(segments, { mapping: { email: 'email' } });
+    expect(got[0]).toMatch(/S\/a\.csv:1502: contains binary data/);
+    expect(new Set(got).size).toBe(1);
+  });
+
+  it('fails a complete record longer than the tokenizer allows the same way, however it was cut', async () => {
+    const segments = await freshContainer('seg');
+    await uploadText(segments, 'S/a.csv', [
+      'email,name\na@example.com,"',
+      'y'.repeat(2_000_000),
+      '"\nb@example.com,B\n',
+    ]);
+    const got = await messages(segments, { mapping: { email: 'email' } });
+    expect(got[0]).toMatch(/S\/a\.csv:2: a record is longer than 1000000 characters/);
+    expect(new Set(got).size).toBe(1);
+  });
 
   it('fails with the same message each way for a record longer than the tokenizer allows', async () => {
     const segments = await freshContainer('seg');
