@@ -4,7 +4,7 @@
  * threads. Whatever the way, the result must be the same to the byte: slices, rejected rows with their
  * lines, counts, target snapshot, and errors with their lines. These tests run all three through Azurite.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ContainerClient } from '@azure/storage-blob';
@@ -101,6 +101,17 @@ async function messages(segments: ContainerClient, input: Partial<PrepareSegment
 }
 
 describe('prepareSegments, record by record and in chunks on threads', () => {
+  it('runs worker threads from a build at least as new as the sources (npm test builds first)', () => {
+    const script = workerScript();
+    expect(script, 'run `npm run build` first').toBeDefined();
+    const built = statSync(script!).mtimeMs;
+    const root = path.join(__dirname, '../../../../shared');
+    const stale = readdirSync(root, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => statSync(path.join(root, f)).mtimeMs > built);
+    expect(stale, 'sources newer than dist/: run `npm run build`').toEqual([]);
+  });
+
   it('stages the same bytes each way for generated partitions with duplicates, invalid and missing emails', async () => {
     const segments = await freshContainer('seg');
     await writePlainSegment(segments, 'S', [
