@@ -229,9 +229,9 @@ export class RowPreparerPool {
           reject(error);
         },
       });
-      // The chunk's bytes move to the worker (no copy) when they own their whole buffer.
-      const owned = job.bytes.byteOffset === 0 && job.bytes.byteLength === job.bytes.buffer.byteLength;
-      chosen.worker.postMessage(message, owned ? [job.bytes.buffer as ArrayBuffer] : []);
+      // Copied, not transferred: the bytes may be a view of a buffer the download stream still owns
+      // (about 1 MB per chunk, a millisecond).
+      chosen.worker.postMessage(message);
     });
   }
 
