@@ -113,20 +113,20 @@ async function readRecords(
 ): Promise<void> {
   const tokenizer = new CsvTokenizer(file, format.dialect);
   let header = format.columnHeaders;
-  let announced: Promise<void> | undefined;
+  let announced = false;
   const records: [string[], number][] = [];
   const collect: CsvRecordSink = (fields, line) => void records.push([fields, line]);
-  // Records are collected per decoded chunk, so that the columns handler can be awaited before the first.
+  // Records are collected per decoded part, so that the columns handler can be awaited before the first.
   const deliver = async () => {
     for (const [fields, line] of records) {
       if (header) {
         header = false;
+        announced = true;
         await handlers.columns(fields, 'records');
-        announced = Promise.resolve();
         continue;
       }
       if (!announced) {
-        announced = Promise.resolve();
+        announced = true;
         await handlers.columns(format.columns ?? [], 'records');
       }
       handlers.record(fields, line);
@@ -134,16 +134,24 @@ async function readRecords(
     records.length = 0;
     if (handlers.afterChunk) await handlers.afterChunk();
   };
+  /** Tokenizes `text`; the records before an error in it are delivered first (their errors come first). */
+  const tokenize = async (text: string, end: boolean) => {
+    try {
+      tokenizer.push(text, collect);
+      if (end) tokenizer.end(collect);
+    } catch (error) {
+      await deliver();
+      throw error;
+    }
+    await deliver();
+  };
   const decoder = new TextDecoder(encoding, { fatal: true });
   for (let part: Uint8Array | undefined = head; part;) {
-    tokenizer.push(decodeOrFail(decoder, part, true, encoding, file, tokenizer), collect);
-    await deliver();
+    await tokenize(decodeOrFail(decoder, part, true, encoding, file, tokenizer), false);
     const next = await rest.next();
     part = next.done ? undefined : next.value;
   }
-  tokenizer.push(decodeOrFail(decoder, undefined, false, encoding, file, tokenizer), collect);
-  tokenizer.end(collect);
-  await deliver();
+  await tokenize(decodeOrFail(decoder, undefined, false, encoding, file, tokenizer), true);
 }
 
 /**
