@@ -257,9 +257,13 @@ describe('SegmentPipeline', () => {
   });
 
   it('rejects a contact as contact_too_large when it alone cannot fit in a bulk request', () => {
-    const { contacts, rejected } = run([['a.csv', [['big@example.com', 'B', 'x'.repeat(400_000), '']]]]);
+    const { contacts, rejected, counts } = run([
+      ['a.csv', [['big@example.com', 'B', 'x'.repeat(400_000), '']]],
+    ]);
     expect(contacts).toEqual([]);
     expect(rejected.map((r) => [r.reason, r.line])).toEqual([['contact_too_large', 2]]);
+    // Rejected, so not also counted as a contact.
+    expect(counts).toMatchObject({ rows: 1, contacts: 0, rejected: 1, toUpsert: 0 });
   });
 
   it('throws LimitExceededError naming the count, the cap and the setting when there are more profiles than the cap', () => {
