@@ -19,7 +19,7 @@ import {
 } from '../../domain/segments/requestPacker';
 import { SegmentPipeline } from '../../domain/segments/segmentPipeline';
 import { Snapshot } from '../../domain/segments/snapshot';
-import { ensureError } from '../../errors';
+import { ensureError, InputFileError } from '../../errors';
 import { discoverSegments } from './discoverSegments';
 import { readPartition } from './readPartition';
 import { defaultPrepareThreads, RowPreparerPool } from './rowPreparerPool';
@@ -184,6 +184,10 @@ export async function prepareSegments(
     }
     try {
       pipeline.acceptBatch(batch);
+      if (batch.error) {
+        const { line, detail } = batch.error;
+        throw new InputFileError(job.file, detail, line === undefined ? {} : { line });
+      }
     } catch (error) {
       acceptError = error;
       throw error;

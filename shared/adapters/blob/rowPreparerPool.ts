@@ -173,6 +173,7 @@ export class RowPreparerPool {
     }
     const { ints } = batch;
     for (let r = LINE, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) ints[r] = ints[r]! + start - 1;
+    if (batch.error?.line !== undefined) batch.error.line += start - 1;
     this.nextLine = start + batch.lineBreaks;
     return { job: slot.job, batch };
   }

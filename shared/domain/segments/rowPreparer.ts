@@ -73,6 +73,8 @@ export interface RowBatch {
   ints: Int32Array;
   bytes: Uint8Array;
   notes: RowNote[];
+  /** The chunk's file is bad at this (chunk) line: the rows above come before the error. */
+  error?: { line: number | undefined; detail: string };
 }
 
 /** Collects prepared rows. */
@@ -334,13 +336,21 @@ export function prepareChunk(preparer: RowPreparer, job: ChunkJob, out: RowBatch
   const tokenizer = new CsvTokenizer(job.file, job.dialect);
   const text = decodeWhole(job.bytes, job.encoding, job.file, tokenizer, job.complete);
   const record: CsvRecordSink = (fields, line) => preparer.prepare(fields, line, out);
-  tokenizer.push(text, record);
-  if (!job.complete) {
-    throw new InputFileError(job.file, 'a record never ends (an unclosed quote, or not a CSV file)', {
-      line: tokenizer.currentLine,
-    });
+  try {
+    tokenizer.push(text, record);
+    if (!job.complete) {
+      throw new InputFileError(job.file, 'a record never ends (an unclosed quote, or not a CSV file)', {
+        line: tokenizer.currentLine,
+      });
+    }
+    tokenizer.end(record);
+  } catch (error) {
+    if (!(error instanceof InputFileError)) throw error;
+    // The rows before the bad record go with the error: accepted first, as when reading record by record.
+    const batch = out.take(0);
+    batch.error = { line: error.line, detail: error.detail };
+    return batch;
   }
-  tokenizer.end(record);
   return out.take(tokenizer.currentLine - 1);
 }
 

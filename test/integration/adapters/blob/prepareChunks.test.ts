@@ -240,6 +240,27 @@ describe('prepareSegments, record by record and in chunks on threads', () => {
     expect(new Set(got).size).toBe(1);
   });
 
+  it('reports the cap each way when it is passed before a bad record of the same chunk', async () => {
+    const segments = await freshContainer('seg');
+    const rows = Array.from({ length: 30 }, (_, i) => `p${i}@example.com`);
+    await uploadText(segments, 'S/a.csv', [`email\n${rows.join('\n')}\nx\u0000y\n`]);
+    const work = await freshContainer('work');
+    for (const way of WAYS) {
+      const run = prepareSegments(
+        {
+          exportId: 'e',
+          runId: 'r',
+          segments: ['S'],
+          mapping: { email: 'email' },
+          listId: 3,
+          profileCap: 10,
+        },
+        { segmentContainer: segments, workContainer: work, ...way.deps },
+      );
+      await expect(run, way.name).rejects.toThrow(/hold more than 20 unique valid profiles/);
+    }
+  });
+
   it('fails a complete record longer than the tokenizer allows the same way, however it was cut', async () => {
     const segments = await freshContainer('seg');
     await uploadText(segments, 'S/a.csv', [
