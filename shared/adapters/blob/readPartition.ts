@@ -84,17 +84,11 @@ export async function readPartition(
     // A byte-order mark says what the file is, whatever the settings claim.
     const bom = bomEncoding(head);
     const encoding = bom ?? format.encoding;
+    const opened = { file: blobName, format, encoding, handlers, rest: parts };
     if (handlers.chunk && canScan(encoding, format.dialect)) {
-      await readChunks(
-        blobName,
-        format,
-        encoding,
-        handlers,
-        bom === 'utf-8' ? head.subarray(3) : head,
-        parts,
-      );
+      await readChunks({ ...opened, head: bom === 'utf-8' ? head.subarray(3) : head });
     } else {
-      await readRecords(blobName, format, encoding, handlers, head, parts);
+      await readRecords({ ...opened, head });
     }
   } finally {
     // Stop the download when we leave early (a bad file): nothing else would close the socket.
@@ -102,15 +96,18 @@ export async function readPartition(
   }
 }
 
+/** A file being read: its first bytes (`head`, after any byte-order mark in chunks mode) and the rest. */
+interface OpenedFile {
+  file: string;
+  format: CsvFormat;
+  encoding: TextEncodingName;
+  handlers: PartitionHandlers;
+  head: Uint8Array;
+  rest: AsyncIterator<Uint8Array>;
+}
+
 /** Records mode: decode the stream and tokenize it here. */
-async function readRecords(
-  file: string,
-  format: CsvFormat,
-  encoding: TextEncodingName,
-  handlers: PartitionHandlers,
-  head: Uint8Array,
-  rest: AsyncIterator<Uint8Array>,
-): Promise<void> {
+async function readRecords({ file, format, encoding, handlers, head, rest }: OpenedFile): Promise<void> {
   const tokenizer = new CsvTokenizer(file, format.dialect);
   let header = format.columnHeaders;
   let announced = false;
@@ -158,14 +155,7 @@ async function readRecords(
  * Chunks mode: find record boundaries in the raw bytes (`RecordBoundaryScanner`) and hand over chunks of
  * whole records with the line each starts on; only the header record is decoded here.
  */
-async function readChunks(
-  file: string,
-  format: CsvFormat,
-  encoding: TextEncodingName,
-  handlers: PartitionHandlers,
-  head: Uint8Array,
-  rest: AsyncIterator<Uint8Array>,
-): Promise<void> {
+async function readChunks({ file, format, encoding, handlers, head, rest }: OpenedFile): Promise<void> {
   const chunk = handlers.chunk!;
   const chunkBytes = handlers.chunkBytes ?? 1024 * 1024;
   const next = async (): Promise<Uint8Array | undefined> => {

@@ -31,22 +31,26 @@ export function canScan(encoding: TextEncodingName, dialect: CsvDialect): boolea
   );
 }
 
-/** Scans a file's bytes in order, across any number of calls. */
-export class RecordBoundaryScanner {
-  private state = OUTSIDE;
-  /** Only spaces and tabs since the field started (a quote there opens a quoted section). */
-  private blank = true;
-  /** The last byte scanned was a CR outside quotes (a following LF belongs to the same line break). */
-  private cr = false;
-  private readonly delimiter: number;
-  private readonly quoting: boolean;
-  private readonly quoteAnywhere: boolean;
+/** A dialect's rules as the scanners use them: the delimiter byte and when a quote opens a section. */
+abstract class QuoteRules {
+  protected readonly delimiter: number;
+  protected readonly quoting: boolean;
+  protected readonly quoteAnywhere: boolean;
 
   constructor(dialect: CsvDialect) {
     this.delimiter = dialect.delimiter.charCodeAt(0);
     this.quoting = dialect.quoteMode !== 'none';
     this.quoteAnywhere = dialect.quoteMode === 'always';
   }
+}
+
+/** Scans a file's bytes in order, across any number of calls. */
+export class RecordBoundaryScanner extends QuoteRules {
+  private state = OUTSIDE;
+  /** Only spaces and tabs since the field started (a quote there opens a quoted section). */
+  private blank = true;
+  /** The last byte scanned was a CR outside quotes (a following LF belongs to the same line break). */
+  private cr = false;
 
   /**
    * Scans `bytes[from, to)`, which continue the bytes scanned before, and returns the offset just after the
@@ -138,20 +142,11 @@ export function firstRecordEnd(bytes: Uint8Array, from: number, to: number, dial
  * Finds where the record starting at the first byte it is given ends, resuming where it stopped when the
  * bytes grow (each byte is looked at about once, however the record arrives).
  */
-export class FirstRecordScanner {
+export class FirstRecordScanner extends QuoteRules {
   private inside = false;
   private blank = true;
   /** Bytes of the record looked at so far. */
   private scanned = 0;
-  private readonly delimiter: number;
-  private readonly quoting: boolean;
-  private readonly quoteAnywhere: boolean;
-
-  constructor(dialect: CsvDialect) {
-    this.delimiter = dialect.delimiter.charCodeAt(0);
-    this.quoting = dialect.quoteMode !== 'none';
-    this.quoteAnywhere = dialect.quoteMode === 'always';
-  }
 
   /**
    * The offset just after the record that starts at `from`, or -1 when it does not end within
