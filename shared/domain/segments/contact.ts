@@ -162,7 +162,10 @@ export function toBulkContact(contact: Contact, listId: number): Record<string, 
   return body;
 }
 
-/** `JSON.stringify(toBulkContact(contact, listId))`, built directly: it runs once per row. */
+/**
+ * `JSON.stringify(toBulkContact(contact, listId))`, built directly: the readable definition of a contact's
+ * bytes, which `BulkContactEncoder` (jsonBuffer.ts, the hot path) must write exactly.
+ */
 export function bulkContactJson(contact: Contact, listId: number): string {
   let json = `{"email":${JSON.stringify(contact.email)}`;
   if (contact.firstName) json += `,"first_name":${JSON.stringify(contact.firstName)}`;
@@ -177,72 +180,6 @@ export function bulkContactJson(contact: Contact, listId: number): string {
     json += `,"fields":[${fields}]`;
   }
   return `${json},"subscribe":[{"listid":${listId}}]}`;
-}
-
-/** Where `writeBulkContact` writes: literal pieces, and strings it must escape as JSON. */
-export interface JsonWriter {
-  /** A piece of JSON that is ASCII and needs no escaping. */
-  ascii(text: string): void;
-  /** A string value, written as `JSON.stringify(value)`. */
-  string(value: string): void;
-}
-
-/** Writes exactly `bulkContactJson(contact, listId)` piece by piece (no intermediate string per contact). */
-export function writeBulkContact(contact: Contact, listId: number, out: JsonWriter): void {
-  out.ascii('{"email":');
-  out.string(contact.email);
-  if (contact.firstName) {
-    out.ascii(',"first_name":');
-    out.string(contact.firstName);
-  }
-  if (contact.lastName) {
-    out.ascii(',"last_name":');
-    out.string(contact.lastName);
-  }
-  if (contact.phone) {
-    out.ascii(',"phone":');
-    out.string(contact.phone);
-  }
-  if (contact.tags.length) {
-    out.ascii(',"tags":[');
-    contact.tags.forEach((tag, i) => {
-      if (i) out.ascii(',');
-      out.string(tag);
-    });
-    out.ascii(']');
-  }
-  if (contact.fields.length) {
-    out.ascii(',"fields":[');
-    contact.fields.forEach((f, i) => {
-      if (i) out.ascii(',');
-      out.ascii(fieldHead(f.id));
-      out.string(f.value);
-      out.ascii('}');
-    });
-    out.ascii(']');
-  }
-  out.ascii(subscribeTail(listId));
-}
-
-const fieldHeads = new Map<number, string>();
-
-/** `{"id":<id>,"value":`, built once per field id rather than once per contact and field. */
-function fieldHead(id: number): string {
-  let head = fieldHeads.get(id);
-  if (head === undefined) fieldHeads.set(id, (head = `{"id":${id},"value":`));
-  return head;
-}
-
-let tailListId = -1;
-let tail = '';
-
-/** The contact's closing `subscribe` piece, built once per list rather than once per contact. */
-function subscribeTail(listId: number): string {
-  if (listId !== tailListId) {
-    tail = `,"subscribe":[{"listid":${listId}}]}`;
-    tailListId = listId;
-  }
-  return tail;
 }
 
 /** The bulk_import entry that unsubscribes `email` from the list (mirror mode); carries only the email. */

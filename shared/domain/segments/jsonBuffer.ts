@@ -3,12 +3,10 @@
  * values written exactly as `JSON.stringify(value)` encodes them. Used by the request packer (request
  * bodies) and by the row preparer (each contact's JSON, encoded once where the row is prepared).
  */
-import type { JsonWriter } from './contact';
-
 const encoder = new TextEncoder();
 
 /** UTF-8 bytes written so far are `bytes[0, pos)`. */
-export class JsonBuffer implements JsonWriter {
+export class JsonBuffer {
   bytes: Uint8Array;
   pos = 0;
 

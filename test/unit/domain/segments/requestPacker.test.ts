@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { bulkContactJson, type Contact, writeBulkContact } from '../../../../shared/domain/segments/contact';
+import { bulkContactJson, type Contact } from '../../../../shared/domain/segments/contact';
+import { BulkContactEncoder } from '../../../../shared/domain/segments/jsonBuffer';
 import {
   DEFAULT_PACKING_LIMITS,
   type PackedSlice,
@@ -123,7 +124,7 @@ describe('RequestPacker', () => {
     expect(packer.tooLarge(1_000)).toBe(false);
   });
 
-  it('writes a contact piece by piece to the bytes of bulkContactJson when values need escaping or are not ASCII', () => {
+  it('encodes a contact (BulkContactEncoder) to exactly the bytes of bulkContactJson when values need escaping or are not ASCII', () => {
     const contacts: Contact[] = [
       { email: 'a@example.com', firstName: 'Ann', lastName: '', phone: '', tags: [], fields: [] },
       {
@@ -137,12 +138,24 @@ describe('RequestPacker', () => {
           { id: 4, value: 'x'.repeat(70_000) },
         ],
       },
+      // Only the second field: the first one written opens the array.
+      {
+        email: 'c@example.com',
+        firstName: '',
+        lastName: 'Lee',
+        phone: '',
+        tags: [],
+        fields: [{ id: 4, value: 'y' }],
+      },
     ];
     const slices: PackedSlice[] = [];
     const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, (s) => slices.push(s));
+    // Field ids 3 and 4 in that order; a contact without a value for one sends no entry for it.
+    const encoder = new BulkContactEncoder(7, [3, 4]);
     const sizes = contacts.map((c) => {
       packer.beginContact();
-      writeBulkContact(c, 7, packer);
+      const values = [3, 4].map((id) => c.fields.find((f) => f.id === id)?.value ?? '');
+      encoder.write(packer, c.email, c.firstName, c.lastName, c.phone, c.tags, values);
       return packer.endContact();
     });
     packer.flush();
@@ -150,7 +163,7 @@ describe('RequestPacker', () => {
     expect(sizes).toEqual(expected.map((j) => Buffer.byteLength(j)));
     const body = `{"contacts":[${expected.join(',')}],"exclude_automations":true}`;
     expect(slices[0]!.json).toBe(
-      `{"version":1,"slice":1,"requests":[{"contactCount":2,"bytes":${Buffer.byteLength(body)},"body":${body}}]}`,
+      `{"version":1,"slice":1,"requests":[{"contactCount":${contacts.length},"bytes":${Buffer.byteLength(body)},"body":${body}}]}`,
     );
     expect(Buffer.from(slices[0]!.bytes).toString('utf8')).toBe(slices[0]!.json);
   });
