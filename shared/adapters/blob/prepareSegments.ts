@@ -2,7 +2,9 @@
  * Prepare, in one call: discover each segment's newest snapshot → stream every partition → map, normalise,
  * validate, dedupe, diff (domain/segments) → stage slices, rejected rows and the target snapshot in the
  * run folder. Returns counts and blob references only, never contact data: this is the Durable Prepare
- * activity's output.
+ * activity's output. Files are cut into chunks of whole records that worker threads prepare
+ * (rowPreparerPool.ts); chunks are accepted here strictly in file order, so the result and the first
+ * error are those of reading record by record.
  */
 import { PassThrough } from 'node:stream';
 

@@ -1,6 +1,7 @@
 /**
- * Streams one segment CSV blob into records: download → gunzip (when gzip) → decode → tokenize.
- * Memory stays flat: one download chunk, one decoded chunk and the unfinished record at a time.
+ * Streams one segment CSV blob: download → gunzip (when gzip) → either decode → tokenize into records
+ * here, or cut the raw bytes into chunks of whole records for row preparers (see `PartitionHandlers.chunk`).
+ * Memory stays flat: a download part, a decoded part or a chunk, and the unfinished record at a time.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
