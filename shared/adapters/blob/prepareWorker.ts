@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { prepareChunk, RowBatchWriter, RowPreparer } from '../../domain/segments/rowPreparer';
 import { SnapshotLookup } from '../../domain/segments/snapshot';
-import { serializeChunkError, type WorkerData, type WorkerJob, type WorkerReply } from './rowPreparerPool';
+import type { WorkerData, WorkerJob, WorkerReply } from './rowPreparerPool';
 
 const data = workerData as WorkerData;
 const preparer = new RowPreparer(data.options, SnapshotLookup.fromTables(data.previous));
@@ -20,7 +20,7 @@ port.on('message', (job: WorkerJob) => {
     reply = { id: job.id, batch: prepareChunk(preparer, job, writer) };
   } catch (error) {
     writer.take();
-    reply = { id: job.id, error: serializeChunkError(error) };
+    reply = { id: job.id, error: error instanceof Error ? error.message : String(error) };
   }
   const batch = reply.batch;
   port.postMessage(

@@ -24,7 +24,6 @@ import {
   type RowPreparerOptions,
 } from '../../domain/segments/rowPreparer';
 import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshot';
-import { InputFileError } from '../../errors';
 
 /** What each worker is started with (structured-cloned; the lookup tables are shared memory). */
 export interface WorkerData {
@@ -34,29 +33,11 @@ export interface WorkerData {
 
 export type WorkerJob = ChunkJob & { id: number };
 
-/** An error thrown while preparing a chunk, as plain data. */
-export type ChunkError =
-  | { kind: 'input'; file: string; line: number | undefined; detail: string }
-  | { kind: 'other'; message: string };
-
 export interface WorkerReply {
   id: number;
   batch?: RowBatch;
-  error?: ChunkError;
-}
-
-/** Turns an error into plain data for `postMessage`. */
-export function serializeChunkError(error: unknown): ChunkError {
-  if (error instanceof InputFileError) {
-    return { kind: 'input', file: error.file, line: error.line, detail: error.detail };
-  }
-  return { kind: 'other', message: error instanceof Error ? error.message : String(error) };
-}
-
-function deserializeChunkError(error: ChunkError): Error {
-  return error.kind === 'input'
-    ? new InputFileError(error.file, error.detail, error.line === undefined ? {} : { line: error.line })
-    : new Error(`preparing rows failed on a worker thread: ${error.message}`);
+  /** An unexpected failure (a bad file comes back as `batch.error`). */
+  error?: string;
 }
 
 /** Worker threads to use by default: one per core when there are two or more, at most four. */
@@ -152,25 +133,13 @@ export class RowPreparerPool {
   }
 
   /**
-   * The batch of the oldest chunk not yet taken, its lines made file lines (throws that chunk's error,
-   * with the file line).
+   * The batch of the oldest chunk not yet taken, its lines (and its `error`'s) made file lines.
    */
   async next(): Promise<{ job: Omit<ChunkJob, 'bytes'>; batch: RowBatch }> {
     const slot = this.queue.shift();
     if (!slot) throw new Error('next() with no chunk pending');
     const start = slot.line ?? this.nextLine;
-    let batch: RowBatch;
-    try {
-      batch = await slot.result;
-    } catch (error) {
-      if (error instanceof InputFileError && error.line !== undefined) {
-        throw new InputFileError(error.file, error.detail, {
-          line: start + error.line - 1,
-          cause: error.cause,
-        });
-      }
-      throw error;
-    }
+    const batch = await slot.result;
     const { ints } = batch;
     for (let r = LINE, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) ints[r] = ints[r]! + start - 1;
     if (batch.error?.line !== undefined) batch.error.line += start - 1;
@@ -244,7 +213,7 @@ export class RowPreparerPool {
       if (!pending) return;
       this.waiting.delete(reply.id);
       if (reply.batch) pending.resolve(reply.batch);
-      else pending.reject(deserializeChunkError(reply.error!));
+      else pending.reject(new Error(`preparing rows failed on a worker thread: ${reply.error}`));
     });
     const fail = (error: Error) => {
       if (this.closed) return;

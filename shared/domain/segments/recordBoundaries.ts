@@ -131,14 +131,6 @@ function lastBreak(bytes: Uint8Array, from: number, to: number): number {
 }
 
 /**
- * The offset just after the first record that starts at `from` (a file's header), or -1 when it does not
- * end within `bytes[from, to)` (more bytes are needed; at the end of the file the rest is that record).
- */
-export function firstRecordEnd(bytes: Uint8Array, from: number, to: number, dialect: CsvDialect): number {
-  return new FirstRecordScanner(dialect).scan(bytes, from, to);
-}
-
-/**
  * Finds where the record starting at the first byte it is given ends, resuming where it stopped when the
  * bytes grow (each byte is looked at about once, however the record arrives).
  */

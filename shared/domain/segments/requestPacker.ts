@@ -65,6 +65,7 @@ export class RequestPacker extends JsonBuffer {
   private readonly bodyHead: Uint8Array;
   private readonly bodyTail: Uint8Array;
   private readonly emptyBodyBytes: number;
+  private readonly largestContact: number;
   private bodyBytes = 0;
   private bodyContacts = 0;
   /** The open request's runs: `runSource[k][runFrom[k], runTo[k])` are contacts separated by commas. */
@@ -89,6 +90,7 @@ export class RequestPacker extends JsonBuffer {
     this.bodyHead = encoder.encode(BODY_HEAD);
     this.bodyTail = encoder.encode(bodyTail(limits.excludeAutomations));
     this.emptyBodyBytes = this.bodyHead.length + this.bodyTail.length;
+    this.largestContact = largestContactBytes(limits);
   }
 
   /** Total requests and contacts packed so far (including unflushed ones). */
@@ -102,7 +104,7 @@ export class RequestPacker extends JsonBuffer {
 
   /** True when a contact of `bytes` bytes could never fit in a body on its own. */
   tooLarge(bytes: number): boolean {
-    return this.emptyBodyBytes + bytes > this.limits.maxBodyBytes;
+    return bytes > this.largestContact;
   }
 
   /** Adds one serialised contact of `bytes` UTF-8 bytes (check `tooLarge` first). */
@@ -253,12 +255,9 @@ function bodyTail(excludeAutomations: boolean): string {
   return `],"exclude_automations":${excludeAutomations}}`;
 }
 
-/**
- * True when a contact of `bytes` JSON bytes could never fit in a request body on its own under `limits`
- * (what `RequestPacker.tooLarge` answers, for code that encodes contacts before they are packed).
- */
-export function tooLargeForBody(bytes: number, limits: PackingLimits): boolean {
-  return BODY_HEAD.length + bodyTail(limits.excludeAutomations).length + bytes > limits.maxBodyBytes;
+/** The most JSON bytes one contact may have and still fit in a request body on its own under `limits`. */
+export function largestContactBytes(limits: PackingLimits): number {
+  return limits.maxBodyBytes - BODY_HEAD.length - bodyTail(limits.excludeAutomations).length;
 }
 
 class EncodedSlice implements PackedSlice {

@@ -17,7 +17,7 @@ import type { ColumnIndexes, ExportMapping } from './exportMapping';
 import { type Hash64, hash64, Hasher64 } from './hash64';
 import { BulkContactEncoder, JsonBuffer } from './jsonBuffer';
 import type { RejectReason } from './rejectedRows';
-import { type PackingLimits, tooLargeForBody } from './requestPacker';
+import { largestContactBytes, type PackingLimits } from './requestPacker';
 
 /** Int32 slots per row in `RowBatch.ints`. */
 export const ROW_INTS = 12;
@@ -148,11 +148,15 @@ export class RowPreparer {
   /** The current row's normalised custom field values, one per mapped field column (reused across rows). */
   private readonly values: string[] = [];
 
+  /** The most JSON bytes a contact may have to fit in a request on its own. */
+  private readonly largestContact: number;
+
   constructor(
     private readonly options: RowPreparerOptions,
     private readonly previous: PreviousLookup,
   ) {
     this.listIdText = String(options.listId);
+    this.largestContact = largestContactBytes(options.packing);
   }
 
   /** Sets the column positions of the records that follow. */
@@ -227,7 +231,7 @@ export class RowPreparer {
       // Encoded once, here, for the rows that are sent (values of empty custom fields are not sent).
       this.encoder!.write(json, email, firstName, lastName, phone, tags, values);
       const size = json.pos - jsonStart;
-      if (tooLargeForBody(size, this.options.packing)) {
+      if (size > this.largestContact) {
         // Never confirmed, so it stays "to send" in later runs and is rejected again each time: visible, not lost.
         bytes.pos = start;
         json.pos = jsonStart;
@@ -334,10 +338,9 @@ export interface ChunkJob {
 export function prepareChunk(preparer: RowPreparer, job: ChunkJob, out: RowBatchWriter): RowBatch {
   preparer.begin(job.columns);
   const tokenizer = new CsvTokenizer(job.file, job.dialect);
-  const text = decodeWhole(job.bytes, job.encoding, job.file, tokenizer, job.complete);
   const record: CsvRecordSink = (fields, line) => preparer.prepare(fields, line, out);
   try {
-    tokenizer.push(text, record);
+    tokenizer.push(decodeWhole(job.bytes, job.encoding, job.file, tokenizer, job.complete), record);
     if (!job.complete) {
       throw new InputFileError(job.file, 'a record never ends (an unclosed quote, or not a CSV file)', {
         line: tokenizer.currentLine,
@@ -346,7 +349,8 @@ export function prepareChunk(preparer: RowPreparer, job: ChunkJob, out: RowBatch
     tokenizer.end(record);
   } catch (error) {
     if (!(error instanceof InputFileError)) throw error;
-    // The rows before the bad record go with the error: accepted first, as when reading record by record.
+    // The bad file travels as data (lines counted from the chunk's start, like the rows'); the rows before
+    // a bad record go with it and are accepted first, as when reading record by record.
     const batch = out.take(0);
     batch.error = { line: error.line, detail: error.detail };
     return batch;

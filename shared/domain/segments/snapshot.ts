@@ -33,17 +33,17 @@ export class Snapshot {
 
   /** Index of the contact with this email hash, or -1 (see `SnapshotLookup.find`). */
   find(hi: number, lo: number): number {
-    return (this.lookupTable ??= SnapshotLookup.of(this)).find(hi, lo);
+    return this.lookup.find(hi, lo);
   }
 
   /** True when entry `i` (an index `find` returned) has this content hash. */
   sameContent(i: number, contentHi: number, contentLo: number): boolean {
-    return (this.lookupTable ??= SnapshotLookup.of(this)).sameContent(i, contentHi, contentLo);
+    return this.lookup.sameContent(i, contentHi, contentLo);
   }
 
   /** True when entry `i` is `email` (see `SnapshotLookup.sameEmail`). */
   sameEmail(i: number, email: string): boolean {
-    return (this.lookupTable ??= SnapshotLookup.of(this)).sameEmail(i, email);
+    return this.lookup.sameEmail(i, email);
   }
 
   /** The lookup tables, built once (in shared memory, so worker threads can search them without a copy). */
@@ -276,22 +276,8 @@ export class SnapshotBuilder {
 
   /** Adds one contact; returns its entry index. The caller guarantees the email hash is new. */
   add(emailHi: number, emailLo: number, contentHi: number, contentLo: number, email: string): number {
-    if (this.n === this.emailHi.length) this.growEntries();
-    const start = this.offsets[this.n]!;
-    if (start + email.length * 3 > this.bytes.length) this.growBytes(start + email.length * 3);
-    // Emails are almost always ASCII: copy the code units (a per-row subarray + encodeInto call costs more).
-    const bytes = this.bytes;
-    const n = email.length;
-    let end = start;
-    for (let i = 0; i < n; i++) {
-      const c = email.charCodeAt(i);
-      if (c > 0x7f) {
-        end = start + encoder.encodeInto(email, bytes.subarray(start)).written;
-        break;
-      }
-      bytes[end++] = c;
-    }
-    return this.push(emailHi, emailLo, contentHi, contentLo, end);
+    const bytes = encoder.encode(email);
+    return this.addEncoded(emailHi, emailLo, contentHi, contentLo, bytes, 0, bytes.length);
   }
 
   /** Like `add`, for an email already encoded as UTF-8 in `source[from, to)`. */

@@ -7,7 +7,7 @@ import {
 } from '../../../../shared/domain/segments/csvTokenizer';
 import {
   canScan,
-  firstRecordEnd,
+  FirstRecordScanner,
   RecordBoundaryScanner,
 } from '../../../../shared/domain/segments/recordBoundaries';
 import { InputFileError } from '../../../../shared/errors';
@@ -164,9 +164,11 @@ describe('RecordBoundaryScanner', () => {
   it('finds the end of the first record (the header) even when a quoted header name holds a line break', () => {
     const dialect: CsvDialect = { delimiter: ',', quoteMode: 'afterDelimiter' };
     const bytes = new TextEncoder().encode('"e\nmail",name\r\na,b\n');
-    expect(firstRecordEnd(bytes, 0, bytes.length, dialect)).toBe(15);
-    expect(firstRecordEnd(bytes, 0, 14, dialect)).toBe(-1); // ends in the CR: the next byte decides
-    expect(firstRecordEnd(bytes, 15, bytes.length, dialect)).toBe(bytes.length);
+    expect(new FirstRecordScanner(dialect).scan(bytes, 0, bytes.length)).toBe(15);
+    const scanner = new FirstRecordScanner(dialect);
+    expect(scanner.scan(bytes, 0, 14)).toBe(-1); // ends in the CR: the next byte decides
+    expect(scanner.scan(bytes, 0, bytes.length)).toBe(15); // resumed with more bytes
+    expect(new FirstRecordScanner(dialect).scan(bytes, 15, bytes.length)).toBe(bytes.length);
   });
 
   it('is only used for encodings and delimiters whose bytes cannot hide a quote or line break', () => {
