@@ -176,15 +176,12 @@ export async function prepareSegments(
   // The error a chunk raised when it was accepted: the first in file order (nothing after it is accepted).
   let acceptError: unknown;
   const acceptNext = async () => {
-    const { job, batch } = await pool.next().catch((error: unknown) => {
-      acceptError = error;
-      throw error;
-    });
-    if (job.file !== acceptingFile) {
-      acceptingFile = job.file;
-      pipeline.beginFile(job.file);
-    }
     try {
+      const { job, batch } = await pool.next();
+      if (job.file !== acceptingFile) {
+        acceptingFile = job.file;
+        pipeline.beginFile(job.file);
+      }
       pipeline.acceptBatch(batch);
       if (batch.error) {
         const { line, detail } = batch.error;
