@@ -305,11 +305,6 @@ export class SegmentPipeline {
     );
   }
 
-  /** The counts so far (for progress). */
-  get progress(): Readonly<PipelineCounts> {
-    return this.counts;
-  }
-
   /** Records where entry `entry` was first seen and its index in the previous snapshot (-1: new). */
   private remember(entry: number, line: number, at: number): void {
     if (entry >= this.firstLine.length) {
