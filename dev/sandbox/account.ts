@@ -222,8 +222,11 @@ export class SandboxAccount {
     }
   }
 
-  /** What `import/info` says about a batch at `now`. */
+  /** What `import/info` says about a batch at `now` (every batch done by `now` is applied first). */
   info(batch: SandboxBatch, now: number): Record<string, unknown> {
+    // A request may read the clock again after its own `advance`: a batch finishing in between must not
+    // be reported `completed` before its contacts are applied (success/failure would be empty).
+    if (!batch.applied && batch.doneAt <= now) this.advance(now);
     if (now < batch.readyAt) return { status: false };
     if (now < batch.claimedAt) return { status: 'waiting' };
     if (now < batch.activeAt) return { status: 'claimed' };

@@ -6,6 +6,20 @@ import { type BatchOutcome, toBatchOutcome } from '../../../shared/adapters/acti
 import { clientFor } from './harness';
 
 describe('SandboxAccount.info', () => {
+  it('applies a batch that finished before it reports it completed, even without an advance at that time', () => {
+    const account = new SandboxAccount({ name: 'a', apiKeys: ['k'] });
+    const batch = account.queueBatch(
+      [{ email: 'a@example.com' }, { email: 'b@example.com' }],
+      0,
+      { readyDelayMs: 10, waitingMs: 20, claimedMs: 5, msPerContact: 10 },
+      'completed',
+    );
+    account.advance(39); // the request's own advance, a moment before it reads the clock again
+    const info = account.info(batch, 41);
+    expect(info).toMatchObject({ status: 'completed', failure: [] });
+    expect(info.success).toHaveLength(2);
+  });
+
   it('reports false, waiting, claimed, active, completed in the documented order as time passes', () => {
     const account = new SandboxAccount({ name: 'a', apiKeys: ['k'] });
     const batch = account.queueBatch(
