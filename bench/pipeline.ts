@@ -20,6 +20,7 @@ import { parse } from 'csv-parse';
 
 import { startAzurite } from '../dev/azurite';
 import { prepareSegments } from '../shared/adapters/blob/prepareSegments';
+import { readSlice } from '../shared/adapters/blob/slices';
 import { advanceExportSnapshot } from '../shared/adapters/blob/snapshotStore';
 import { CsvTokenizer } from '../shared/domain/segments/csvTokenizer';
 import { writePlainSegment } from '../test/helpers/segmentFixtures';
@@ -102,22 +103,22 @@ async function child(step: Step, connectionString: string, segName: string, work
           const i = next++;
           const body = bodies[i]!;
           await work
-            .getBlockBlobClient(`exports/bench/upload-only/${String(i).padStart(5, '0')}.json`)
-            .upload(body, body.length, { blobHTTPHeaders: { blobContentType: 'application/json' } });
+            .getBlockBlobClient(`exports/bench/upload-only/${String(i).padStart(5, '0')}.json.br`)
+            .upload(body, body.length, {
+              blobHTTPHeaders: { blobContentType: 'application/json', blobContentEncoding: 'br' },
+            });
         }
       }),
     );
     const bytes = bodies.reduce((n, b) => n + b.length, 0);
-    detail = `${bodies.length} slice blobs, ${(bytes / 1e6).toFixed(1)} MB, 4 in flight`;
+    detail = `${bodies.length} slice blobs, ${(bytes / 1e6).toFixed(1)} MB compressed, 4 in flight`;
   } else {
     // Every staged contact of run 1 confirmed: read them back from the slices (untimed: in production the
     // confirmations come from the push results, not from re-reading the slices).
     const confirmed: string[] = [];
     for await (const b of work.listBlobsFlat({ prefix: `exports/bench/runs/${runId}/slices/` })) {
-      const slice = JSON.parse((await work.getBlobClient(b.name).downloadToBuffer()).toString('utf8')) as {
-        requests: { body: { contacts: { email: string }[] } }[];
-      };
-      for (const r of slice.requests) for (const c of r.body.contacts) confirmed.push(c.email);
+      const slice = await readSlice(work, b.name);
+      for (const r of slice.requests) for (const c of r.body.contacts) confirmed.push(String(c.email));
     }
     started = performance.now();
     cpuStart = process.cpuUsage();

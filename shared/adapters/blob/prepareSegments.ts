@@ -32,6 +32,7 @@ import {
   snapshotBlobName,
   targetSnapshotBlobName,
 } from './runFolder';
+import { writeSlice } from './slices';
 import { readSnapshot, writeSnapshot } from './snapshotStore';
 
 /** What Prepare needs (ids, names and settings only: safe for orchestration history). */
@@ -51,7 +52,7 @@ export const PrepareSegmentsInput = z.object({
     .object({
       maxContactsPerRequest: z.number().int().min(1).max(MAX_CONTACTS_PER_BULK_IMPORT),
       maxBodyBytes: z.number().int().min(1_000).max(MAX_BULK_IMPORT_BYTES),
-      requestsPerSlice: z.number().int().min(1).max(50),
+      requestsPerSlice: z.number().int().min(1).max(100),
       excludeAutomations: z.boolean(),
     })
     .partial()
@@ -303,12 +304,8 @@ class SliceUploader {
   }
 
   private start(slice: PackedSlice): void {
-    // The packer's bytes as they are (no copy, no re-encoding); one Put Blob per slice.
-    const { bytes } = slice;
-    const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const upload = this.container
-      .getBlockBlobClient(sliceBlobName(this.folder, slice.number))
-      .upload(body, body.length, { blobHTTPHeaders: { blobContentType: 'application/json' } })
+    // The packer's bytes as they are (no copy, no re-encoding), compressed on the thread pool.
+    const upload = writeSlice(this.container, this.folder, slice)
       .then(
         () => undefined,
         (error: unknown) => {

@@ -1,7 +1,7 @@
 /**
  * Where an export's work lives in the work container:
  *   exports/<exportId>/snapshot.bin.gz                      what ActiveCampaign confirmed (advanced by Finalise)
- *   exports/<exportId>/runs/<runId>/slices/00001.json       staged bulk-import requests
+ *   exports/<exportId>/runs/<runId>/slices/00001.json.br    staged bulk-import requests (slices.ts)
  *   exports/<exportId>/runs/<runId>/rejected.csv            rejected rows with reasons
  *   exports/<exportId>/runs/<runId>/target-snapshot.bin.gz  the snapshot if everything is confirmed
  */
@@ -30,7 +30,7 @@ export function runFolder(exportId: string, runId: string): string {
 
 /** The blob name of slice `n` (1-based) of a run. */
 export function sliceBlobName(folder: string, n: number): string {
-  return `${folder}/slices/${String(n).padStart(5, '0')}.json`;
+  return `${folder}/slices/${String(n).padStart(5, '0')}.json.br`;
 }
 
 /** The blob name of a run's rejected-rows CSV. */

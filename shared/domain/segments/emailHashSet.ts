@@ -1,24 +1,29 @@
 /**
  * An open-addressing hash map from 64-bit hashes to a non-negative int32 value, in typed arrays.
- * 1,000,000 keys take ~24 MB at the 0.5 load factor it keeps, instead of ~100 MB for a `Map<string, …>`.
+ * 1,000,000 keys take ~32 MB at the 0.5 load factor it keeps, instead of ~100 MB for a `Map<string, …>`.
  */
 
 const EMPTY = -1;
+/**
+ * Int32 slots per entry: hi, lo, value + 1 (0: a free slot, so a new table needs no fill), padding (16 bytes:
+ * one cache line holds a whole entry).
+ */
+const STRIDE = 4;
 
 /** A compact map of 64-bit email hashes (as hi/lo halves) to a small integer (e.g. an entry index). */
 export class HashIndex {
-  private his: Uint32Array;
-  private los: Uint32Array;
-  private values: Int32Array;
+  /**
+   * The entries side by side (`STRIDE` ints each) rather than three parallel arrays: a probe of a
+   * million-key table is a cache miss, and this makes it one instead of three (this runs once per row).
+   */
+  private slots: Int32Array;
   private mask: number;
   private count = 0;
 
   constructor(expected = 1024) {
     let capacity = 16;
     while (capacity < expected * 2) capacity *= 2;
-    this.his = new Uint32Array(capacity);
-    this.los = new Uint32Array(capacity);
-    this.values = new Int32Array(capacity).fill(EMPTY);
+    this.slots = new Int32Array(capacity * STRIDE);
     this.mask = capacity - 1;
   }
 
@@ -29,11 +34,13 @@ export class HashIndex {
 
   /** The value stored for the key, or -1 when absent. */
   get(hi: number, lo: number): number {
+    const slots = this.slots;
     let slot = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
     for (;;) {
-      const value = this.values[slot]!;
-      if (value === EMPTY) return EMPTY;
-      if (this.his[slot] === hi && this.los[slot] === lo) return value;
+      const at = slot * STRIDE;
+      const stored = slots[at + 2]!;
+      if (stored === 0) return EMPTY;
+      if (slots[at] === (hi | 0) && slots[at + 1] === (lo | 0)) return stored - 1;
       slot = (slot + 1) & this.mask;
     }
   }
@@ -45,32 +52,33 @@ export class HashIndex {
 
   /** Stores `value` (≥ 0) for the key unless present; returns the existing value or -1 if it was added. */
   setIfAbsent(hi: number, lo: number, value: number): number {
-    if ((this.count + 1) * 2 > this.values.length) this.grow();
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    const slots = this.slots;
     let slot = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
     for (;;) {
-      const existing = this.values[slot]!;
-      if (existing === EMPTY) {
-        this.his[slot] = hi;
-        this.los[slot] = lo;
-        this.values[slot] = value;
+      const at = slot * STRIDE;
+      const stored = slots[at + 2]!;
+      if (stored === 0) {
+        slots[at] = hi;
+        slots[at + 1] = lo;
+        slots[at + 2] = value + 1;
         this.count++;
         return EMPTY;
       }
-      if (this.his[slot] === hi && this.los[slot] === lo) return existing;
+      if (slots[at] === (hi | 0) && slots[at + 1] === (lo | 0)) return stored - 1;
       slot = (slot + 1) & this.mask;
     }
   }
 
   private grow(): void {
-    const { his, los, values } = this;
-    const capacity = values.length * 2;
-    this.his = new Uint32Array(capacity);
-    this.los = new Uint32Array(capacity);
-    this.values = new Int32Array(capacity).fill(EMPTY);
+    const old = this.slots;
+    const capacity = (this.mask + 1) * 2;
+    this.slots = new Int32Array(capacity * STRIDE);
     this.mask = capacity - 1;
     this.count = 0;
-    for (let i = 0; i < values.length; i++) {
-      if (values[i] !== EMPTY) this.setIfAbsent(his[i]!, los[i]!, values[i]!);
+    for (let at = 0; at < old.length; at += STRIDE) {
+      const stored = old[at + 2]!;
+      if (stored !== 0) this.setIfAbsent(old[at]!, old[at + 1]!, stored - 1);
     }
   }
 }

@@ -87,6 +87,7 @@ export interface PipelineCounts {
 
 /** Runs map → normalise → validate → dedupe → diff → pack over a stream of records. */
 export class SegmentPipeline {
+  private readonly options: PipelineOptions;
   private readonly index: HashIndex;
   private readonly held = new HashIndex(1024);
   private readonly target: SnapshotBuilder;
@@ -127,9 +128,10 @@ export class SegmentPipeline {
   };
 
   constructor(
-    private readonly options: PipelineOptions,
+    options: PipelineOptions,
     private readonly sink: PipelineSink,
   ) {
+    this.options = { ...options, previous: options.previous.inHashOrder() };
     this.entryOfPrevious = new Int32Array(options.previous.count);
     this.seenPrevious = new Int32Array((options.previous.count >>> 5) + 1);
     const expected = Math.max(1024, options.previous.count + (options.previous.count >>> 4));
@@ -286,10 +288,13 @@ export class SegmentPipeline {
       counts: { ...this.counts, rejectedByReason: { ...this.counts.rejectedByReason } },
       // Nothing added, changed or dropped: every entry is a previous one with the same hashes (so the same
       // email), so the target IS the previous snapshot; skip re-ordering a million entries.
+      // A first run's target is left in the order the rows came (sorted when the finaliser reads it).
       target:
         this.counts.added === 0 && this.counts.changed === 0 && this.target.count === previous.count
           ? previous
-          : this.target.buildFrom(this.previousAt, previous),
+          : previous.count === 0
+            ? this.target.buildUnsorted()
+            : this.target.buildFrom(this.previousAt, previous),
     };
   }
 

@@ -3,12 +3,17 @@
  *
  * Binary layout (little-endian), 16 bytes per contact plus the emails (needed to unsubscribe contacts that
  * left, in mirror mode):
- *   "ACSNAP01" | count u32 | emailBytes u32 | count × (emailHi, emailLo, contentHi, contentLo) u32, sorted by
- *   email hash | (count + 1) × email offset u32 | emails, UTF-8, concatenated.
+ *   magic | count u32 | emailBytes u32 | count × (emailHi, emailLo, contentHi, contentLo) u32 | (count + 1) ×
+ *   email offset u32 | emails, UTF-8, concatenated.
+ * Magic "ACSNAP01": entries sorted by email hash (every snapshot an export keeps). "ACSNAPU1": entries in the
+ * order a run met them, unsorted — a first run's target snapshot, written as it was collected (sorting a
+ * million entries and gathering them in that order cost Prepare ~1 s); it is sorted when read, by the
+ * finaliser, which runs once after the pushes and has time to spare.
  * 1,000,000 contacts ≈ 16 MB of hashes + 4 MB of offsets + the emails; the blob is stored gzipped.
  */
 
 const MAGIC = 'ACSNAP01';
+const UNSORTED_MAGIC = 'ACSNAPU1';
 const HEADER_BYTES = 16;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -23,7 +28,20 @@ export class Snapshot {
     readonly contentLo: Uint32Array,
     readonly emailOffsets: Uint32Array,
     readonly emailBytes: Uint8Array,
+    /**
+     * False for entries in the order they were collected (`SnapshotBuilder.buildUnsorted`): such a snapshot
+     * can be stored, but not searched or merged until `inHashOrder()` sorts it.
+     */
+    readonly sorted = true,
   ) {}
+
+  /** This snapshot when sorted, else a sorted copy. */
+  inHashOrder(): Snapshot {
+    if (this.sorted) return this;
+    const builder = new SnapshotBuilder(this.count, this.emailOffsets[this.count]!);
+    for (let i = 0; i < this.count; i++) builder.addFrom(this, i);
+    return builder.build();
+  }
 
   /** A snapshot with no contacts (an export's first run, or a full resync baseline). */
   static empty(): Snapshot {
@@ -48,6 +66,7 @@ export class Snapshot {
 
   /** The lookup tables, built once (in shared memory, so worker threads can search them without a copy). */
   get lookup(): SnapshotLookup {
+    if (!this.sorted) throw new Error('an unsorted snapshot cannot be searched: sort it with inHashOrder()');
     return (this.lookupTable ??= SnapshotLookup.of(this));
   }
 
@@ -199,7 +218,7 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   const emailLength = snapshot.emailOffsets[n]!;
   const out = new Uint8Array(HEADER_BYTES + n * 16 + (n + 1) * 4 + emailLength);
   const view = new DataView(out.buffer);
-  out.set(encoder.encode(MAGIC), 0);
+  out.set(encoder.encode(snapshot.sorted ? MAGIC : UNSORTED_MAGIC), 0);
   view.setUint32(8, n, true);
   view.setUint32(12, emailLength, true);
   let p = HEADER_BYTES;
@@ -214,11 +233,13 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   return out;
 }
 
-/** Parses the binary layout; throws when the bytes are not a well-formed snapshot. */
+/**
+ * Parses the binary layout (an unsorted one is sorted: every snapshot in memory is searchable); throws when
+ * the bytes are not a well-formed snapshot.
+ */
 export function decodeSnapshot(bytes: Uint8Array): Snapshot {
-  if (bytes.length < HEADER_BYTES || decoder.decode(bytes.subarray(0, 8)) !== MAGIC) {
-    throw new Error('not a snapshot (bad magic)');
-  }
+  const magic = bytes.length < HEADER_BYTES ? '' : decoder.decode(bytes.subarray(0, 8));
+  if (magic !== MAGIC && magic !== UNSORTED_MAGIC) throw new Error('not a snapshot (bad magic)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getUint32(8, true);
   const emailLength = view.getUint32(12, true);
@@ -241,7 +262,8 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   // The emails in shared memory: row preparers on worker threads compare against them without a copy.
   const emails = new Uint8Array(new SharedArrayBuffer(emailLength));
   emails.set(bytes.subarray(p, p + emailLength));
-  return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails);
+  const snapshot = new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails, magic === MAGIC);
+  return snapshot.inHashOrder();
 }
 
 /** Collects entries in any order (unique email hashes) and builds a sorted `Snapshot`. */
@@ -334,6 +356,26 @@ export class SnapshotBuilder {
       from.contentHi[i]!,
       from.contentLo[i]!,
       start + email.length,
+    );
+  }
+
+  /**
+   * The entries in the order they were added, unsorted (views, no copy: the builder is not used after).
+   * For storing a first run's target cheaply; see the module comment.
+   */
+  buildUnsorted(): Snapshot {
+    if (this.borrowed) throw new Error('buildUnsorted() after addKnown(): use buildFrom()');
+    if (this.inOrder) return this.build();
+    const n = this.n;
+    return new Snapshot(
+      n,
+      this.emailHi.subarray(0, n),
+      this.emailLo.subarray(0, n),
+      this.contentHi.subarray(0, n),
+      this.contentLo.subarray(0, n),
+      this.offsets.subarray(0, n + 1),
+      this.bytes.subarray(0, this.offsets[n]),
+      false,
     );
   }
 
@@ -510,10 +552,12 @@ function sortedOrder(his: Uint32Array, los: Uint32Array, n: number): Uint32Array
  * previous state, so the next run sends it again.
  */
 export function advanceSnapshot(
-  previous: Snapshot,
-  target: Snapshot,
+  previousAsStored: Snapshot,
+  targetAsStored: Snapshot,
   isConfirmed: (emailHi: number, emailLo: number) => boolean,
 ): Snapshot {
+  const previous = previousAsStored.inHashOrder();
+  const target = targetAsStored.inHashOrder();
   // A merge of two sorted lists: entries arrive in hash order, so `build` skips the sort.
   const builder = new SnapshotBuilder(
     Math.max(previous.count, target.count),

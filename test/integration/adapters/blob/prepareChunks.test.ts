@@ -39,7 +39,7 @@ async function everything(work: ContainerClient, runFolder: string): Promise<Rec
   const out: Record<string, string> = {};
   for await (const b of work.listBlobsFlat({ prefix: `${runFolder}/` })) {
     const bytes = await work.getBlobClient(b.name).downloadToBuffer();
-    out[b.name.slice(runFolder.length)] = b.name.endsWith('.gz')
+    out[b.name.slice(runFolder.length)] = /\.(gz|br)$/.test(b.name)
       ? bytes.toString('base64')
       : bytes.toString('utf8');
   }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { prepareSegments, type PrepareSegmentsInput } from '../../../../shared/adapters/blob/prepareSegments';
 import { snapshotBlobName } from '../../../../shared/adapters/blob/runFolder';
+import { readSlice } from '../../../../shared/adapters/blob/slices';
 import { advanceExportSnapshot, readSnapshot } from '../../../../shared/adapters/blob/snapshotStore';
 import { InputFileError, LimitExceededError, NotFoundError } from '../../../../shared/errors';
 import { freshContainer } from '../../../helpers/azurite';
@@ -55,7 +56,7 @@ async function setup() {
 async function slicesOf(work: ContainerClient, runFolder: string): Promise<SliceFile[]> {
   const out: SliceFile[] = [];
   for await (const b of work.listBlobsFlat({ prefix: `${runFolder}/slices/` })) {
-    out.push(JSON.parse((await work.getBlobClient(b.name).downloadToBuffer()).toString('utf8')) as SliceFile);
+    out.push((await readSlice(work, b.name)) as unknown as SliceFile);
   }
   return out;
 }

@@ -33,11 +33,11 @@ describe('RequestPacker', () => {
     expect(pack(contacts, fourPerSlice).map((s) => s.requests.length)).toEqual([4, 1]);
   });
 
-  it('closes a slice at sixteen requests (4,000 small contacts) by default', () => {
-    const contacts = Array.from({ length: 4001 }, (_, i) => JSON.stringify({ email: `p${i}@example.com` }));
+  it('closes a slice at fifty requests (12,500 small contacts) by default', () => {
+    const contacts = Array.from({ length: 12_501 }, (_, i) => JSON.stringify({ email: `p${i}@example.com` }));
     const slices = pack(contacts);
-    expect(slices.map((s) => s.requests.length)).toEqual([16, 1]);
-    expect(slices.map((s) => s.requests.reduce((n, r) => n + r.contactCount, 0))).toEqual([4000, 1]);
+    expect(slices.map((s) => s.requests.length)).toEqual([50, 1]);
+    expect(slices.map((s) => s.requests.reduce((n, r) => n + r.contactCount, 0))).toEqual([12_500, 1]);
   });
 
   it('splits by exact serialised bytes, under 400,000, when field values are huge', () => {
