@@ -38,7 +38,7 @@ export class Snapshot {
   /** This snapshot when sorted, else a sorted copy. */
   inHashOrder(): Snapshot {
     if (this.sorted) return this;
-    const builder = new SnapshotBuilder(this.count, this.emailOffsets[this.count]!);
+    const builder = new SnapshotBuilder(this.count, this.emailOffsets[this.count]);
     for (let i = 0; i < this.count; i++) builder.addFrom(this, i);
     return builder.build();
   }
