@@ -118,6 +118,30 @@ describe('RequestPacker', () => {
     expect(Buffer.from(slices[0]!.bytes).includes(Buffer.from(firstBody))).toBe(true);
   });
 
+  it('reuses a released slice buffer for a later slice, and never the buffer of a slice not released', () => {
+    const contacts = Array.from({ length: 5_000 }, (_, i) => JSON.stringify({ email: `r${i}@example.com` }));
+    const limits = { ...DEFAULT_PACKING_LIMITS, requestsPerSlice: 2 };
+    const expected = pack(contacts, limits).map((s) => JSON.stringify(s));
+    const atRelease: string[] = [];
+    const held: PackedSlice[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    const packer = new RequestPacker(limits, (s) => {
+      buffers.add(s.bytes.buffer);
+      // Odd slices are stored at once and released; even ones are held to the end, never released.
+      if (s.number % 2) {
+        atRelease[s.number - 1] = s.json;
+        s.release();
+      } else held.push(s);
+    });
+    for (const c of contacts) packer.add(c, Buffer.byteLength(c));
+    packer.flush();
+    expect(expected.length).toBe(10);
+    for (const s of held) atRelease[s.number - 1] = s.json;
+    expect(atRelease).toEqual(expected);
+    // Five held slices own five buffers; the five released ones shared one.
+    expect(buffers.size).toBe(6);
+  });
+
   it('refuses a contact that cannot fit in any request', () => {
     const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, () => undefined);
     expect(packer.tooLarge(399_999)).toBe(true);

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+
+import { sliceBlobName } from '../../../../shared/adapters/blob/runFolder';
+import { readSlice, writeSlice } from '../../../../shared/adapters/blob/slices';
+import {
+  DEFAULT_PACKING_LIMITS,
+  type PackedSlice,
+  RequestPacker,
+} from '../../../../shared/domain/segments/requestPacker';
+import { AppError } from '../../../../shared/errors';
+import { freshContainer } from '../../../helpers/azurite';
+
+describe('staged slices', () => {
+  it('stores a packed slice compressed and reads back exactly its requests, bodies byte for byte', async () => {
+    const work = await freshContainer('slices');
+    const slices: PackedSlice[] = [];
+    const packer = new RequestPacker({ ...DEFAULT_PACKING_LIMITS, requestsPerSlice: 3 }, (s) =>
+      slices.push(s),
+    );
+    const contacts = Array.from({ length: 600 }, (_, i) =>
+      JSON.stringify({ email: `p${i}@exämple.de`, first_name: `Zoë "${i}"`, subscribe: [{ listid: 3 }] }),
+    );
+    for (const c of contacts) packer.add(c, Buffer.byteLength(c));
+    packer.flush();
+    const [slice] = slices;
+    const json = slice!.json;
+    await writeSlice(work, 'exports/e/runs/r', slice!);
+
+    const name = sliceBlobName('exports/e/runs/r', 1);
+    expect(name).toBe('exports/e/runs/r/slices/00001.json.br');
+    const props = await work.getBlobClient(name).getProperties();
+    expect(props.contentEncoding).toBe('br');
+    expect(props.contentLength).toBeLessThan(Buffer.byteLength(json) / 4);
+
+    const read = await readSlice(work, name);
+    expect(JSON.stringify(read)).toBe(json);
+    expect(read.requests.map((r) => r.contactCount)).toEqual([250, 250, 100]);
+    for (const r of read.requests) expect(Buffer.byteLength(JSON.stringify(r.body))).toBe(r.bytes);
+    expect(read.requests.flatMap((r) => r.body.contacts)).toEqual(
+      contacts.map((c) => JSON.parse(c) as unknown),
+    );
+  });
+
+  it('fails with the blob name when a slice is missing or not a slice', async () => {
+    const work = await freshContainer('slices');
+    await expect(readSlice(work, 'exports/e/runs/r/slices/00009.json.br')).rejects.toMatchObject({
+      code: 'slice_missing',
+      message: expect.stringContaining('00009.json.br') as string,
+    });
+    await work.getBlockBlobClient('bad.json.br').upload('{"version":1}', 13);
+    const error: unknown = await readSlice(work, 'bad.json.br').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({
+      code: 'slice_corrupt',
+      message: expect.stringContaining('bad.json.br') as string,
+    });
+  });
+});
