@@ -37,10 +37,7 @@ export class Snapshot {
 
   /** This snapshot when sorted, else a sorted copy. */
   inHashOrder(): Snapshot {
-    if (this.sorted) return this;
-    const builder = new SnapshotBuilder(this.count, this.emailOffsets[this.count]);
-    for (let i = 0; i < this.count; i++) builder.addFrom(this, i);
-    return builder.build();
+    return this.sorted ? this : SnapshotBuilder.of(this).build();
   }
 
   /** A snapshot with no contacts (an export's first run, or a full resync baseline). */
@@ -289,6 +286,20 @@ export class SnapshotBuilder {
     this.contentLo = new Uint32Array(size);
     this.offsets = new Uint32Array(size + 1);
     this.bytes = new Uint8Array(Math.max(32 * 1024, expectedEmailBytes));
+  }
+
+  /** A builder holding `snapshot`'s entries as they are (its arrays, not copies: `build` sorts into new ones). */
+  static of(snapshot: Snapshot): SnapshotBuilder {
+    const builder = new SnapshotBuilder(0, 0);
+    builder.emailHi = snapshot.emailHi;
+    builder.emailLo = snapshot.emailLo;
+    builder.contentHi = snapshot.contentHi;
+    builder.contentLo = snapshot.contentLo;
+    builder.offsets = snapshot.emailOffsets;
+    builder.bytes = snapshot.emailBytes;
+    builder.n = snapshot.count;
+    builder.inOrder = snapshot.sorted;
+    return builder;
   }
 
   /** Entries added so far. */
