@@ -376,38 +376,15 @@ export class SnapshotBuilder {
    */
   buildUnsorted(): Snapshot {
     if (this.borrowed) throw new Error('buildUnsorted() after addKnown(): use buildFrom()');
-    if (this.inOrder) return this.build();
-    const n = this.n;
-    return new Snapshot(
-      n,
-      this.emailHi.subarray(0, n),
-      this.emailLo.subarray(0, n),
-      this.contentHi.subarray(0, n),
-      this.contentLo.subarray(0, n),
-      this.offsets.subarray(0, n + 1),
-      this.bytes.subarray(0, this.offsets[n]),
-      false,
-    );
+    return this.asAdded(this.inOrder);
   }
 
   /** Sorts by email hash and returns the snapshot. */
   build(): Snapshot {
     if (this.borrowed) throw new Error('build() after addKnown(): use buildFrom()');
-    const n = this.n;
-    if (this.inOrder) {
-      // Added in hash order (e.g. by `advanceSnapshot`'s merge): nothing to sort, and no copy either (views;
-      // the builder is not used after `build`).
-      return new Snapshot(
-        n,
-        this.emailHi.subarray(0, n),
-        this.emailLo.subarray(0, n),
-        this.contentHi.subarray(0, n),
-        this.contentLo.subarray(0, n),
-        this.offsets.subarray(0, n + 1),
-        this.bytes.subarray(0, this.offsets[n]),
-      );
-    }
-    return this.assemble(sortedOrder(this.emailHi, this.emailLo, n));
+    // Added in hash order (e.g. by `advanceSnapshot`'s merge): nothing to sort, and no copy either.
+    if (this.inOrder) return this.asAdded(true);
+    return this.assemble(sortedOrder(this.emailHi, this.emailLo, this.n));
   }
 
   /**
@@ -455,6 +432,21 @@ export class SnapshotBuilder {
       else order[k++] = byPrevious[a++]!;
     }
     return this.assemble(order, previousIndex, previous);
+  }
+
+  /** The entries as added: views of the builder's arrays (it is not used after building). */
+  private asAdded(sorted: boolean): Snapshot {
+    const n = this.n;
+    return new Snapshot(
+      n,
+      this.emailHi.subarray(0, n),
+      this.emailLo.subarray(0, n),
+      this.contentHi.subarray(0, n),
+      this.contentLo.subarray(0, n),
+      this.offsets.subarray(0, n + 1),
+      this.bytes.subarray(0, this.offsets[n]),
+      sorted,
+    );
   }
 
   private assemble(order: Uint32Array, previousIndex?: Int32Array, previous?: Snapshot): Snapshot {
