@@ -139,7 +139,8 @@ export async function prepareSegments(
     // Read even for a full resync: the snapshot is the only memory of who left the segments.
     readSnapshot(workContainer, snapshotBlobName(input.exportId)),
   ]);
-  const previous = previousOrNone ?? Snapshot.empty();
+  // Sorted once, so the pipeline and the worker threads index the same entries.
+  const previous = (previousOrNone ?? Snapshot.empty()).inHashOrder();
 
   const uploads = new SliceUploader(workContainer, folder, deps.uploadConcurrency ?? 4);
   const rejected = new RejectedWriter(workContainer, rejectedBlobName(folder));
@@ -272,11 +273,16 @@ export async function prepareSegments(
   });
 }
 
+/** Most uncompressed slice bytes waiting or being written before Prepare stops reading (memory bound). */
+const MAX_UNWRITTEN_BYTES = 32 * 1024 * 1024;
+
 /** Uploads completed slices with bounded concurrency; `drain` applies backpressure. */
 class SliceUploader {
   private readonly queue: PackedSlice[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
+  /** Uncompressed bytes of the slices queued or being written. */
+  private bytes = 0;
 
   constructor(
     private readonly container: ContainerClient,
@@ -286,24 +292,29 @@ class SliceUploader {
 
   add(slice: PackedSlice): void {
     this.queue.push(slice);
+    this.bytes += slice.bytes.length;
   }
 
   /**
    * Starts queued uploads; waits until at most `queued` slices wait and at most `limit` are in flight
-   * (`drain(0)`: all done). Letting a few slices wait (default: as many as upload at once, ~0.7 MB each)
-   * absorbs bursts instead of stalling the parse each time the uploads are momentarily behind.
+   * (`drain(0)`: all done), and until the slices waiting or being written hold at most
+   * `MAX_UNWRITTEN_BYTES` (a slice is ~2 MB, but up to 50 × 400 KB when contacts are huge). Letting a few
+   * slices wait absorbs bursts instead of stalling the parse each time the uploads are momentarily behind.
    */
   async drain(limit = this.concurrency, queued = this.concurrency): Promise<void> {
     if (limit === 0) queued = 0;
     for (;;) {
       if (this.failure !== undefined) throw ensureError(this.failure);
       while (this.queue.length && this.inFlight.size < this.concurrency) this.start(this.queue.shift()!);
-      if (this.queue.length <= queued && this.inFlight.size <= limit) return;
+      const slices = this.queue.length + this.inFlight.size;
+      const withinBytes = this.bytes <= MAX_UNWRITTEN_BYTES || slices <= 1;
+      if (this.queue.length <= queued && this.inFlight.size <= limit && withinBytes) return;
       await Promise.race(this.inFlight);
     }
   }
 
   private start(slice: PackedSlice): void {
+    const size = slice.bytes.length;
     // The packer's bytes as they are (no copy, no re-encoding), compressed on the thread pool.
     const upload = writeSlice(this.container, this.folder, slice)
       .then(
@@ -312,7 +323,10 @@ class SliceUploader {
           this.failure ??= error;
         },
       )
-      .finally(() => this.inFlight.delete(upload));
+      .finally(() => {
+        this.bytes -= size;
+        this.inFlight.delete(upload);
+      });
     this.inFlight.add(upload);
   }
 }

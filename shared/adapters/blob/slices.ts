@@ -20,6 +20,11 @@ import type { PackedSlice } from '../../domain/segments/requestPacker';
 import { AppError, statusCodeOf } from '../../errors';
 import { sliceBlobName } from './runFolder';
 
+const OPEN_BRACE = 0x7b;
+/** A slice is at most 100 requests of under 400,000 bytes, plus its framing. */
+const MAX_SLICE_BYTES = 64 * 1024 * 1024;
+/** The slice number in a blob name (runFolder.ts `sliceBlobName`). */
+const SLICE_NUMBER = /\/slices\/(\d+)\.json\.br$/;
 const compress = promisify(brotliCompress);
 const decompress = promisify(brotliDecompress);
 
@@ -37,7 +42,13 @@ export type StagedRequest = z.infer<typeof StagedRequest>;
 export const StagedSlice = z.object({
   version: z.literal(1),
   slice: z.number().int().positive(),
-  requests: z.array(StagedRequest).min(1),
+  requests: z
+    .array(
+      StagedRequest.refine((r) => r.contactCount === r.body.contacts.length, {
+        message: 'contactCount differs from the number of contacts in the body',
+      }),
+    )
+    .min(1),
 });
 export type StagedSlice = z.infer<typeof StagedSlice>;
 
@@ -75,8 +86,15 @@ export async function readSlice(container: ContainerClient, blobName: string): P
     throw error;
   }
   try {
-    const json: unknown = JSON.parse((await decompress(stored)).toString('utf8'));
-    return StagedSlice.parse(json);
+    // A client that honours `Content-Encoding` (a browser, fetch) hands over the JSON itself: accept both.
+    const text =
+      stored[0] === OPEN_BRACE ? stored : await decompress(stored, { maxOutputLength: MAX_SLICE_BYTES });
+    const slice = StagedSlice.parse(JSON.parse(text.toString('utf8')));
+    const named = SLICE_NUMBER.exec(blobName);
+    if (named && Number(named[1]) !== slice.slice) {
+      throw new Error(`it holds slice ${slice.slice}, not slice ${Number(named[1])}`);
+    }
+    return slice;
   } catch (error) {
     throw new AppError(`Slice ${blobName} is corrupt: ${(error as Error).message}`, {
       code: 'slice_corrupt',

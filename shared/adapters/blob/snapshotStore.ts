@@ -15,6 +15,7 @@ import {
   decodeSnapshot,
   encodedTablesBytes,
   encodeSnapshot,
+  isSortedSnapshot,
   Snapshot,
 } from '../../domain/segments/snapshot';
 import { AppError, statusCodeOf } from '../../errors';
@@ -84,8 +85,10 @@ export async function readSnapshot(
     throw error;
   }
   try {
-    const snapshot = decodeSnapshot(inflated.length === 1 ? inflated[0]! : Buffer.concat(inflated));
-    storedBytes.set(snapshot, stored.subarray(0, storedLength));
+    const raw = inflated.length === 1 ? inflated[0]! : Buffer.concat(inflated);
+    const snapshot = decodeSnapshot(raw);
+    // Only a sorted blob may be written again as it is (an unsorted one was sorted when decoded).
+    if (isSortedSnapshot(raw)) storedBytes.set(snapshot, stored.subarray(0, storedLength));
     return snapshot;
   } catch (error) {
     throw corrupt(error);

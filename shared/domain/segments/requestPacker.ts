@@ -49,8 +49,9 @@ export interface PackedSlice {
   requests: number;
   contacts: number;
   /**
-   * Hands `bytes` back to the packer for a later slice, once they were stored (optional: a slice never
-   * released is simply garbage). Saves allocating ~2 MB per slice, which on the accepting thread meant a
+   * Hands `bytes` back to the packer for a later slice once nothing reads them any more (e.g. once they are
+   * compressed); `bytes` and `json` throw after it, and a second call does nothing. Optional: a slice never
+   * released is simply garbage. Saves allocating ~2 MB per slice, which on the accepting thread meant a
    * garbage collection every few slices (external memory pressure).
    */
   release(): void;
@@ -247,7 +248,10 @@ export class RequestPacker extends JsonBuffer {
       buffer.subarray(0, slice.pos),
       this.sliceRequests,
       this.sliceContacts,
-      () => this.spare.push(buffer),
+      () => {
+        // A few spares cover the slices compressed at once; more would only hold memory.
+        if (this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(buffer);
+      },
     );
     // The bytes go with the slice (no copy); the next slice gets a released buffer, or one of the same size.
     this.slice = new JsonBuffer(0);
@@ -272,16 +276,29 @@ export function largestContactBytes(limits: PackingLimits): number {
   return limits.maxBodyBytes - BODY_HEAD.length - bodyTail(limits.excludeAutomations).length;
 }
 
+/** Released slice buffers kept for reuse. */
+const MAX_SPARE_BUFFERS = 4;
+
 class EncodedSlice implements PackedSlice {
+  private released = false;
+
   constructor(
     readonly number: number,
-    readonly bytes: Uint8Array,
+    private readonly ownBytes: Uint8Array,
     readonly requests: number,
     readonly contacts: number,
     private readonly onRelease: () => void,
   ) {}
 
+  get bytes(): Uint8Array {
+    if (this.released)
+      throw new Error(`slice ${this.number} was released: its buffer holds another slice now`);
+    return this.ownBytes;
+  }
+
   release(): void {
+    if (this.released) return;
+    this.released = true;
     this.onRelease();
   }
 

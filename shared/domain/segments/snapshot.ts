@@ -230,6 +230,11 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   return out;
 }
 
+/** True when `bytes` (a snapshot's binary layout) hold entries sorted by email hash. */
+export function isSortedSnapshot(bytes: Uint8Array): boolean {
+  return bytes.length >= HEADER_BYTES && decoder.decode(bytes.subarray(0, 8)) === MAGIC;
+}
+
 /**
  * Parses the binary layout (an unsorted one is sorted: every snapshot in memory is searchable); throws when
  * the bytes are not a well-formed snapshot.
@@ -246,7 +251,11 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   const emailLo = new Uint32Array(n);
   const contentHi = new Uint32Array(n);
   const contentLo = new Uint32Array(n);
-  const offsets = new Uint32Array(new SharedArrayBuffer((n + 1) * 4));
+  // A sorted snapshot's offsets and emails go to shared memory: row preparers on worker threads compare
+  // against them without a copy. An unsorted one is sorted into new arrays at once, so plain memory will do.
+  const sorted = magic === MAGIC;
+  const memory = (bytes: number) => (sorted ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const offsets = new Uint32Array(memory((n + 1) * 4));
   let p = HEADER_BYTES;
   for (let i = 0; i < n; i++, p += 16) {
     emailHi[i] = view.getUint32(p, true);
@@ -256,14 +265,12 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   }
   for (let i = 0; i <= n; i++, p += 4) offsets[i] = view.getUint32(p, true);
   if (offsets[n] !== emailLength) throw new Error('snapshot email table is inconsistent');
-  // The emails in shared memory: row preparers on worker threads compare against them without a copy.
-  const emails = new Uint8Array(new SharedArrayBuffer(emailLength));
+  const emails = new Uint8Array(memory(emailLength));
   emails.set(bytes.subarray(p, p + emailLength));
-  const snapshot = new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails, magic === MAGIC);
-  return snapshot.inHashOrder();
+  return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails, sorted).inHashOrder();
 }
 
-/** Collects entries in any order (unique email hashes) and builds a sorted `Snapshot`. */
+/** Collects entries in any order (unique email hashes) and builds a `Snapshot`, sorted or as added. */
 export class SnapshotBuilder {
   private n = 0;
   private emailHi: Uint32Array;

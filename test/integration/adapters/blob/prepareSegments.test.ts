@@ -182,6 +182,35 @@ describe('prepareSegments', () => {
     expect(rejected).toMatch(/duplicate,same email as Alpha\/part-00002\.csv\.gz line 52/);
   });
 
+  it('stages many slices uploaded two at a time, reusing slice buffers, with every contact exactly once and in order', async () => {
+    const { segments, work } = await setup();
+    // Valid rows only: person i is contact i, and slices hold them in file order.
+    await writePlainSegment(segments, 'Many', [{ rows: 700, seed: 5 }]);
+    const result = await prepareSegments(
+      {
+        exportId: 'exp1',
+        runId: 'many',
+        segments: ['Many'],
+        mapping: { email: 'email', firstName: 'firstname', lastName: 'lastname', phone: 'phone' },
+        listId: 3,
+        profileCap: 1_000_000,
+        packing: { maxContactsPerRequest: 3, requestsPerSlice: 2 },
+      },
+      { segmentContainer: segments, workContainer: work, uploadConcurrency: 2 },
+    );
+    expect(result.counts).toMatchObject({ rows: 700, contacts: 700, requests: 234, slices: 117 });
+    const slices = await slicesOf(work, result.runFolder);
+    expect(slices.map((s) => (s as unknown as { slice: number }).slice)).toEqual(
+      Array.from({ length: 117 }, (_, i) => i + 1),
+    );
+    expect(slices.every((s) => s.requests.length <= 2 && s.requests.every((r) => r.contactCount <= 3))).toBe(
+      true,
+    );
+    expect(contactsOf(slices).map((c) => c.email)).toEqual(
+      Array.from({ length: 700 }, (_, i) => fixtureEmail(i, 5)),
+    );
+  });
+
   it('exports or rejects every row of a messy file with the line where each record starts', async () => {
     const { segments, work, prepare } = await setup();
     await uploadText(segments, 'Messy/export.csv', [readFileSync(path.join(FIXTURES, 'messy.csv'))]);

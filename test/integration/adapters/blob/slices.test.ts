@@ -41,6 +41,36 @@ describe('staged slices', () => {
     );
   });
 
+  it('reads a slice a client already decompressed, and refuses one whose number or counts do not match', async () => {
+    const work = await freshContainer('slices');
+    const request = {
+      contactCount: 1,
+      bytes: 0,
+      body: { contacts: [{ email: 'a@example.com' }], exclude_automations: true },
+    };
+    request.bytes = Buffer.byteLength(JSON.stringify(request.body));
+    const put = (name: string, value: unknown) => {
+      const body = JSON.stringify(value);
+      return work.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
+    };
+    await put('r/slices/00002.json.br', { version: 1, slice: 2, requests: [request] });
+    expect((await readSlice(work, 'r/slices/00002.json.br')).requests).toEqual([request]);
+    await put('r/slices/00003.json.br', { version: 1, slice: 2, requests: [request] });
+    await expect(readSlice(work, 'r/slices/00003.json.br')).rejects.toMatchObject({
+      code: 'slice_corrupt',
+      message: expect.stringContaining('holds slice 2, not slice 3') as string,
+    });
+    await put('r/slices/00004.json.br', {
+      version: 1,
+      slice: 4,
+      requests: [{ ...request, contactCount: 2 }],
+    });
+    await expect(readSlice(work, 'r/slices/00004.json.br')).rejects.toMatchObject({
+      code: 'slice_corrupt',
+      message: expect.stringContaining('contactCount differs') as string,
+    });
+  });
+
   it('fails with the blob name when a slice is missing or not a slice', async () => {
     const work = await freshContainer('slices');
     await expect(readSlice(work, 'exports/e/runs/r/slices/00009.json.br')).rejects.toMatchObject({

@@ -140,6 +140,15 @@ describe('RequestPacker', () => {
     expect(atRelease).toEqual(expected);
     // Five held slices own five buffers; the five released ones shared one.
     expect(buffers.size).toBe(6);
+    // A released slice cannot be read any more (its buffer is another slice's now); releasing twice is a no-op.
+    const released = new RequestPacker(limits, (s) => {
+      s.release();
+      s.release();
+      expect(() => s.bytes).toThrow(/was released/);
+      expect(() => s.json).toThrow(/was released/);
+    });
+    for (const c of contacts.slice(0, 2_000)) released.add(c, Buffer.byteLength(c));
+    released.flush();
   });
 
   it('refuses a contact that cannot fit in any request', () => {
