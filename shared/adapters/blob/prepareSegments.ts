@@ -17,11 +17,10 @@ import {
   DEFAULT_PACKING_LIMITS,
   MAX_BULK_IMPORT_BYTES,
   MAX_CONTACTS_PER_BULK_IMPORT,
-  type PackedSlice,
 } from '../../domain/segments/requestPacker';
 import { SegmentPipeline } from '../../domain/segments/segmentPipeline';
 import { Snapshot } from '../../domain/segments/snapshot';
-import { ensureError, InputFileError } from '../../errors';
+import { InputFileError } from '../../errors';
 import { discoverSegments } from './discoverSegments';
 import { readPartition } from './readPartition';
 import { defaultPrepareThreads, RowPreparerPool } from './rowPreparerPool';
@@ -32,7 +31,7 @@ import {
   snapshotBlobName,
   targetSnapshotBlobName,
 } from './runFolder';
-import { writeSlice } from './slices';
+import { MAX_UNWRITTEN_BYTES, SliceUploader } from './slices';
 import { readSnapshot, writeSnapshot } from './snapshotStore';
 
 /** What Prepare needs (ids, names and settings only: safe for orchestration history). */
@@ -110,6 +109,8 @@ export interface PrepareSegmentsDeps {
   workContainer: ContainerClient;
   /** Slice uploads in flight at once (default 4). */
   uploadConcurrency?: number;
+  /** Most uncompressed bytes of slices waiting or being written before reading pauses (default 32 MB). */
+  maxUnwrittenBytes?: number;
   /**
    * Worker threads that prepare rows (default: one per core when there are two or more, at most four;
    * 0: all on the calling thread). Inputs of one chunk never start a thread.
@@ -142,7 +143,12 @@ export async function prepareSegments(
   // Sorted once, so the pipeline and the worker threads index the same entries.
   const previous = (previousOrNone ?? Snapshot.empty()).inHashOrder();
 
-  const uploads = new SliceUploader(workContainer, folder, deps.uploadConcurrency ?? 4);
+  const uploads = new SliceUploader(
+    workContainer,
+    folder,
+    Math.max(1, deps.uploadConcurrency ?? 4),
+    deps.maxUnwrittenBytes ?? MAX_UNWRITTEN_BYTES,
+  );
   const rejected = new RejectedWriter(workContainer, rejectedBlobName(folder));
   const pipeline = new SegmentPipeline(
     {
@@ -271,64 +277,6 @@ export async function prepareSegments(
     parsing: { chunks: pool.chunks, onWorkerThreads: pool.threadedChunks },
     durationMs: now() - started,
   });
-}
-
-/** Most uncompressed slice bytes waiting or being written before Prepare stops reading (memory bound). */
-const MAX_UNWRITTEN_BYTES = 32 * 1024 * 1024;
-
-/** Uploads completed slices with bounded concurrency; `drain` applies backpressure. */
-class SliceUploader {
-  private readonly queue: PackedSlice[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
-  private failure: unknown;
-  /** Uncompressed bytes of the slices queued or being written. */
-  private bytes = 0;
-
-  constructor(
-    private readonly container: ContainerClient,
-    private readonly folder: string,
-    private readonly concurrency: number,
-  ) {}
-
-  add(slice: PackedSlice): void {
-    this.queue.push(slice);
-    this.bytes += slice.bytes.length;
-  }
-
-  /**
-   * Starts queued uploads; waits until at most `queued` slices wait and at most `limit` are in flight
-   * (`drain(0)`: all done), and until the slices waiting or being written hold at most
-   * `MAX_UNWRITTEN_BYTES` (a slice is ~2 MB, but up to 50 × 400 KB when contacts are huge). Letting a few
-   * slices wait absorbs bursts instead of stalling the parse each time the uploads are momentarily behind.
-   */
-  async drain(limit = this.concurrency, queued = this.concurrency): Promise<void> {
-    if (limit === 0) queued = 0;
-    for (;;) {
-      if (this.failure !== undefined) throw ensureError(this.failure);
-      while (this.queue.length && this.inFlight.size < this.concurrency) this.start(this.queue.shift()!);
-      const slices = this.queue.length + this.inFlight.size;
-      const withinBytes = this.bytes <= MAX_UNWRITTEN_BYTES || slices <= 1;
-      if (this.queue.length <= queued && this.inFlight.size <= limit && withinBytes) return;
-      await Promise.race(this.inFlight);
-    }
-  }
-
-  private start(slice: PackedSlice): void {
-    const size = slice.bytes.length;
-    // The packer's bytes as they are (no copy, no re-encoding), compressed on the thread pool.
-    const upload = writeSlice(this.container, this.folder, slice)
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          this.failure ??= error;
-        },
-      )
-      .finally(() => {
-        this.bytes -= size;
-        this.inFlight.delete(upload);
-      });
-    this.inFlight.add(upload);
-  }
 }
 
 /** Streams rejected rows as CSV into a block blob. */

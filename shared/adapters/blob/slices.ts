@@ -17,7 +17,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { z } from 'zod';
 
 import type { PackedSlice } from '../../domain/segments/requestPacker';
-import { AppError, statusCodeOf } from '../../errors';
+import { AppError, ensureError, statusCodeOf } from '../../errors';
 import { sliceBlobName } from './runFolder';
 
 const OPEN_BRACE = 0x7b;
@@ -100,5 +100,64 @@ export async function readSlice(container: ContainerClient, blobName: string): P
       code: 'slice_corrupt',
       cause: error,
     });
+  }
+}
+
+/** Default of `maxUnwrittenBytes` (a memory bound). */
+export const MAX_UNWRITTEN_BYTES = 32 * 1024 * 1024;
+
+/** Uploads completed slices with bounded concurrency; `drain` applies backpressure. */
+export class SliceUploader {
+  private readonly queue: PackedSlice[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+  /** Uncompressed bytes of the slices queued or being written. */
+  private bytes = 0;
+
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly folder: string,
+    private readonly concurrency: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  add(slice: PackedSlice): void {
+    this.queue.push(slice);
+    this.bytes += slice.bytes.length;
+  }
+
+  /**
+   * Starts queued uploads; waits until at most `queued` slices wait and at most `limit` are in flight
+   * (`drain(0)`: all done), and until the slices waiting or being written hold at most
+   * `maxBytes` (a slice is ~2 MB, but up to 50 × 400 KB when contacts are huge). Letting a few
+   * slices wait absorbs bursts instead of stalling the parse each time the uploads are momentarily behind.
+   */
+  async drain(limit = this.concurrency, queued = this.concurrency): Promise<void> {
+    if (limit === 0) queued = 0;
+    for (;;) {
+      if (this.failure !== undefined) throw ensureError(this.failure);
+      while (this.queue.length && this.inFlight.size < this.concurrency) this.start(this.queue.shift()!);
+      const slices = this.queue.length + this.inFlight.size;
+      const withinBytes = this.bytes <= this.maxBytes || slices <= 1;
+      if (this.queue.length <= queued && this.inFlight.size <= limit && withinBytes) return;
+      await Promise.race(this.inFlight);
+    }
+  }
+
+  private start(slice: PackedSlice): void {
+    const size = slice.bytes.length;
+    // The packer's bytes as they are (no copy, no re-encoding), compressed on the thread pool.
+    const upload = writeSlice(this.container, this.folder, slice)
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.failure ??= error;
+        },
+      )
+      .finally(() => {
+        this.bytes -= size;
+        this.inFlight.delete(upload);
+      });
+    this.inFlight.add(upload);
   }
 }

@@ -53,6 +53,35 @@ async function setup() {
   return { segments, work, prepare };
 }
 
+/** `work`, counting slice uploads in flight (`now`) and the most at once (`most`). */
+function countingSliceUploads(
+  work: ContainerClient,
+  uploads: { now: number; most: number },
+): ContainerClient {
+  return new Proxy(work, {
+    get(target, prop, receiver) {
+      if (prop !== 'getBlockBlobClient') return Reflect.get(target, prop, receiver) as unknown;
+      return (name: string) => {
+        const client = target.getBlockBlobClient(name);
+        if (!name.includes('/slices/')) return client;
+        return new Proxy(client, {
+          get(blob, key, r) {
+            if (key !== 'upload') return Reflect.get(blob, key, r) as unknown;
+            return async (...args: Parameters<typeof blob.upload>) => {
+              uploads.most = Math.max(uploads.most, ++uploads.now);
+              try {
+                return await blob.upload(...args);
+              } finally {
+                uploads.now--;
+              }
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
 async function slicesOf(work: ContainerClient, runFolder: string): Promise<SliceFile[]> {
   const out: SliceFile[] = [];
   for await (const b of work.listBlobsFlat({ prefix: `${runFolder}/slices/` })) {
@@ -186,6 +215,7 @@ describe('prepareSegments', () => {
     const { segments, work } = await setup();
     // Valid rows only: person i is contact i, and slices hold them in file order.
     await writePlainSegment(segments, 'Many', [{ rows: 700, seed: 5 }]);
+    const uploads = { now: 0, most: 0 };
     const result = await prepareSegments(
       {
         exportId: 'exp1',
@@ -196,9 +226,14 @@ describe('prepareSegments', () => {
         profileCap: 1_000_000,
         packing: { maxContactsPerRequest: 3, requestsPerSlice: 2 },
       },
-      { segmentContainer: segments, workContainer: work, uploadConcurrency: 2 },
+      {
+        segmentContainer: segments,
+        workContainer: countingSliceUploads(work, uploads),
+        uploadConcurrency: 2,
+      },
     );
     expect(result.counts).toMatchObject({ rows: 700, contacts: 700, requests: 234, slices: 117 });
+    expect(uploads.most).toBe(2);
     const slices = await slicesOf(work, result.runFolder);
     expect(slices.map((s) => (s as unknown as { slice: number }).slice)).toEqual(
       Array.from({ length: 117 }, (_, i) => i + 1),

@@ -1,7 +1,8 @@
+import type { ContainerClient } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
 
 import { sliceBlobName } from '../../../../shared/adapters/blob/runFolder';
-import { readSlice, writeSlice } from '../../../../shared/adapters/blob/slices';
+import { readSlice, SliceUploader, writeSlice } from '../../../../shared/adapters/blob/slices';
 import {
   DEFAULT_PACKING_LIMITS,
   type PackedSlice,
@@ -69,6 +70,50 @@ describe('staged slices', () => {
       code: 'slice_corrupt',
       message: expect.stringContaining('contactCount differs') as string,
     });
+  });
+
+  it('SliceUploader holds the reader back while unwritten slices hold more than its byte bound, and reports a failed upload', async () => {
+    // Uploads that finish when the test says so.
+    const pending: { name: string; finish: (error?: Error) => void }[] = [];
+    const container = {
+      getBlockBlobClient: (name: string) => ({
+        upload: () =>
+          new Promise<void>((resolve, reject) =>
+            pending.push({ name, finish: (error) => (error ? reject(error) : resolve()) }),
+          ),
+      }),
+    } as unknown as ContainerClient;
+    const slice = (n: number): PackedSlice => {
+      let released = false;
+      return {
+        number: n,
+        get bytes() {
+          if (released) throw new Error('released');
+          return new Uint8Array(10).fill(0x20 + n);
+        },
+        json: '',
+        requests: 1,
+        contacts: 1,
+        release: () => void (released = true),
+      };
+    };
+    const settled = async (p: Promise<void>) =>
+      Promise.race([p.then(() => 'resolved'), new Promise((r) => setTimeout(() => r('waiting'), 50))]);
+    const uploader = new SliceUploader(container, 'f', 4, 25);
+    for (const n of [1, 2, 3]) uploader.add(slice(n));
+    // 30 bytes unwritten > 25: all three start (concurrency 4), and the reader waits.
+    const drained = uploader.drain();
+    expect(await settled(drained)).toBe('waiting');
+    expect(pending.map((u) => u.name)).toEqual([
+      'f/slices/00001.json.br',
+      'f/slices/00002.json.br',
+      'f/slices/00003.json.br',
+    ]);
+    pending[0]!.finish();
+    // 20 bytes ≤ 25: reading goes on while two uploads are still in flight.
+    expect(await settled(drained)).toBe('resolved');
+    pending[1]!.finish(new Error('storage said no'));
+    await expect(uploader.drain(0)).rejects.toThrow('storage said no');
   });
 
   it('fails with the blob name when a slice is missing or not a slice', async () => {
