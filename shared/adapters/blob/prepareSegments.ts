@@ -241,6 +241,8 @@ export async function prepareSegments(
       }
     }
     await acceptAll();
+    // Departures (mirror-mode unsubscribes) in batches, with the uploads draining in between.
+    while (pipeline.stageDepartures(DEPARTURES_PER_BATCH)) await backpressure();
     outcome = pipeline.finish();
     await uploads.drain(0);
   } catch (error) {
@@ -278,6 +280,9 @@ export async function prepareSegments(
     durationMs: now() - started,
   });
 }
+
+/** Previous contacts checked for departure between two waits for the slice uploads (~3 MB of unsubscribes). */
+const DEPARTURES_PER_BATCH = 50_000;
 
 /** Streams rejected rows as CSV into a block blob. */
 class RejectedWriter {

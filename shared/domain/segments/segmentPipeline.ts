@@ -110,6 +110,8 @@ export class SegmentPipeline {
   private previousAt: Int32Array;
   private file = '';
   private fileIndex = -1;
+  /** Previous entries `stageDepartures` has dealt with. */
+  private departuresDone = 0;
   /** For `accept`: rows prepared here, one at a time. */
   private inline: { preparer: RowPreparer; writer: RowBatchWriter } | undefined;
   private readonly counts: PipelineCounts = {
@@ -259,8 +261,37 @@ export class SegmentPipeline {
    * Returns the counts and the target snapshot (the snapshot to keep if ActiveCampaign confirms everything).
    */
   finish(): { counts: PipelineCounts; target: Snapshot } {
+    this.stageDepartures();
+    if (this.capExceeded) throw this.capError(false);
+    this.packer.flush();
+    const totals = this.packer.totals;
+    this.counts.requests = totals.requests;
+    this.counts.slices = totals.slices;
+    const { previous } = this.options;
+    return {
+      counts: { ...this.counts, rejectedByReason: { ...this.counts.rejectedByReason } },
+      // Nothing added, changed or dropped: every entry is a previous one with the same hashes (so the same
+      // email), so the target IS the previous snapshot; skip re-ordering a million entries.
+      // A first run's target is left in the order the rows came (sorted when the finaliser reads it).
+      target:
+        this.counts.added === 0 && this.counts.changed === 0 && this.target.count === previous.count
+          ? previous
+          : previous.count === 0
+            ? this.target.buildUnsorted()
+            : this.target.buildFrom(this.previousAt, previous),
+    };
+  }
+
+  /**
+   * After the last row: deals with up to `entries` more previous contacts that no segment holds now (an
+   * unsubscribe staged in mirror mode; kept in add mode, or when a rejected row still holds the email).
+   * Returns true while some remain. Prepare calls it in batches and lets the slice uploads drain between
+   * them (a million departures are ~60 MB of unsubscribes); `finish` deals with whatever is left.
+   */
+  stageDepartures(entries = Infinity): boolean {
     const { previous, membership, listId } = this.options;
-    for (let i = 0; i < previous.count; i++) {
+    const end = Math.min(previous.count, this.departuresDone + entries);
+    for (let i = this.departuresDone; i < end; i++) {
       if (this.entryOfPrevious[i]) continue;
       const hi = previous.emailHi[i]!;
       const lo = previous.emailLo[i]!;
@@ -279,23 +310,8 @@ export class SegmentPipeline {
         this.keep(previous, i);
       }
     }
-    if (this.capExceeded) throw this.capError(false);
-    this.packer.flush();
-    const totals = this.packer.totals;
-    this.counts.requests = totals.requests;
-    this.counts.slices = totals.slices;
-    return {
-      counts: { ...this.counts, rejectedByReason: { ...this.counts.rejectedByReason } },
-      // Nothing added, changed or dropped: every entry is a previous one with the same hashes (so the same
-      // email), so the target IS the previous snapshot; skip re-ordering a million entries.
-      // A first run's target is left in the order the rows came (sorted when the finaliser reads it).
-      target:
-        this.counts.added === 0 && this.counts.changed === 0 && this.target.count === previous.count
-          ? previous
-          : previous.count === 0
-            ? this.target.buildUnsorted()
-            : this.target.buildFrom(this.previousAt, previous),
-    };
+    this.departuresDone = end;
+    return end < previous.count;
   }
 
   /** The cap error: with the exact count, or (`stopped`) the count at which reading stopped. */

@@ -15,7 +15,7 @@ import {
   RowPreparer,
 } from '../../../../shared/domain/segments/rowPreparer';
 import { type PipelineOptions, SegmentPipeline } from '../../../../shared/domain/segments/segmentPipeline';
-import { Snapshot, SnapshotBuilder } from '../../../../shared/domain/segments/snapshot';
+import { encodeSnapshot, Snapshot, SnapshotBuilder } from '../../../../shared/domain/segments/snapshot';
 import { LimitExceededError } from '../../../../shared/errors';
 
 const mapping = ExportMapping.parse({
@@ -39,6 +39,8 @@ function run(
   files: [string, string[][]][],
   options: Partial<PipelineOptions> = {},
   onReject?: (row: RejectedRow) => void,
+  /** Stage departures in batches of this many previous entries before `finish`. */
+  departuresPerBatch?: number,
 ) {
   const contacts: Contact[] = [];
   const rejected: RejectedRow[] = [];
@@ -68,8 +70,10 @@ function run(
     pipeline.beginFile(file, resolveColumns(mapping, HEADER, file));
     rows.forEach((row, i) => pipeline.accept(row, i + 2));
   }
+  let batches = 0;
+  if (departuresPerBatch) while (pipeline.stageDepartures(departuresPerBatch)) batches++;
   const { counts, target } = pipeline.finish();
-  return { contacts, rejected, counts, target };
+  return { contacts, rejected, counts, target, batches };
 }
 
 describe('SegmentPipeline', () => {
@@ -123,6 +127,30 @@ describe('SegmentPipeline', () => {
     expect(rejected[2]!.detail).toBe('same email as s1/a.csv line 2');
     expect(counts).toMatchObject({ rows: 7, contacts: 1, rejected: 6, rejectedByReason: { duplicate: 2 } });
   });
+
+  it.each(['mirror', 'add'] as const)(
+    'stages departures in batches exactly as all at once (%s mode), with a rejected row still holding its email',
+    (membership) => {
+      const people = Array.from({ length: 60 }, (_, i) => [`p${i}@example.com`, `P${i}`, '', '']);
+      const first = run([['a.csv', people]]);
+      // Half the people left; p1 is still there, in a row rejected for its tags (so it is held, not removed).
+      const rows = people.filter((_, i) => i % 2 === 0);
+      rows.push(['p1@example.com', 'P1', '', 'x'.repeat(300)]);
+      const options = {
+        previous: first.target,
+        membership,
+        packing: { ...DEFAULT_PACKING_LIMITS, maxContactsPerRequest: 4 },
+      };
+      const whole = run([['a.csv', rows]], options);
+      const batched = run([['a.csv', rows]], options, undefined, 7);
+      expect(batched.batches).toBe(8);
+      expect(batched.contacts).toEqual(whole.contacts);
+      expect(batched.counts).toEqual(whole.counts);
+      expect(Buffer.from(encodeSnapshot(batched.target))).toEqual(Buffer.from(encodeSnapshot(whole.target)));
+      expect(whole.counts).toMatchObject({ removed: 29, toUnsubscribe: membership === 'mirror' ? 29 : 0 });
+      expect(whole.target.count).toBe(membership === 'mirror' ? 31 : 60);
+    },
+  );
 
   it('classifies added, changed, unchanged and removed against the snapshot, unsubscribing in mirror mode', () => {
     const first = run([
