@@ -252,10 +252,10 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   const contentHi = new Uint32Array(n);
   const contentLo = new Uint32Array(n);
   // A sorted snapshot's offsets and emails go to shared memory: row preparers on worker threads compare
-  // against them without a copy. An unsorted one is sorted into new arrays at once, so plain memory will do.
+  // against them without a copy. An unsorted one is sorted into new arrays at once: plain memory for its
+  // offsets, and its emails are read where they are (no copy of ~22 MB per million contacts).
   const sorted = magic === MAGIC;
-  const memory = (bytes: number) => (sorted ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-  const offsets = new Uint32Array(memory((n + 1) * 4));
+  const offsets = new Uint32Array(sorted ? new SharedArrayBuffer((n + 1) * 4) : new ArrayBuffer((n + 1) * 4));
   let p = HEADER_BYTES;
   for (let i = 0; i < n; i++, p += 16) {
     emailHi[i] = view.getUint32(p, true);
@@ -265,9 +265,13 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   }
   for (let i = 0; i <= n; i++, p += 4) offsets[i] = view.getUint32(p, true);
   if (offsets[n] !== emailLength) throw new Error('snapshot email table is inconsistent');
-  const emails = new Uint8Array(memory(emailLength));
+  if (!sorted) {
+    const emails = bytes.subarray(p, p + emailLength);
+    return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails, false).inHashOrder();
+  }
+  const emails = new Uint8Array(new SharedArrayBuffer(emailLength));
   emails.set(bytes.subarray(p, p + emailLength));
-  return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails, sorted).inHashOrder();
+  return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails);
 }
 
 /** Collects entries in any order (unique email hashes) and builds a `Snapshot`, sorted or as added. */
