@@ -97,12 +97,7 @@ async function findCustomerInsights(
   }
   if (!best) return undefined;
   const modelFile = `${best.exportFolder}model.json`;
-  let model = models.get(modelFile);
-  if (!model) {
-    model = loadModel(container, modelFile);
-    models.set(modelFile, model);
-  }
-  const resolved = await model;
+  const resolved = await once(models, modelFile, () => loadModel(container, modelFile));
   const listed = listedPartitions(container, resolved, modelFile, segment);
   const snapshot = listed.length
     ? await listedSnapshot(container, segment, best.segmentFolder, best.newest, listed, modelFile)
@@ -355,12 +350,17 @@ function listLevelOnce(
   prefix: string,
   cache: Map<string, Promise<Listing>>,
 ): Promise<Listing> {
-  let listing = cache.get(prefix);
-  if (!listing) {
-    listing = listLevel(container, prefix);
-    cache.set(prefix, listing);
+  return once(cache, prefix, () => listLevel(container, prefix));
+}
+
+/** `cache`'s value for `key`, made by `load` the first time (the promise is shared, so loads never repeat). */
+function once<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let value = cache.get(key);
+  if (!value) {
+    value = load();
+    cache.set(key, value);
   }
-  return listing;
+  return value;
 }
 
 async function listLevel(container: ContainerClient, prefix: string): Promise<Listing> {

@@ -150,30 +150,20 @@ export async function prepareSegments(
     deps.maxUnwrittenBytes ?? MAX_UNWRITTEN_BYTES,
   );
   const rejected = new RejectedWriter(workContainer, rejectedBlobName(folder));
+  // What the row preparers need (plain data, sent to worker threads); the pipeline needs it too.
+  const rowOptions = {
+    mapping: input.mapping,
+    listId: input.listId,
+    fullResync: input.fullResync,
+    packing: { ...DEFAULT_PACKING_LIMITS, ...input.packing },
+  };
   const pipeline = new SegmentPipeline(
-    {
-      mapping: input.mapping,
-      listId: input.listId,
-      membership: input.membership,
-      fullResync: input.fullResync,
-      previous,
-      profileCap: input.profileCap,
-      packing: { ...DEFAULT_PACKING_LIMITS, ...input.packing },
-    },
+    { ...rowOptions, membership: input.membership, previous, profileCap: input.profileCap },
     { slice: (s) => uploads.add(s), reject: (row) => rejected.add(toRejectedCsvLine(row)) },
   );
 
   const threads = deps.threads ?? defaultPrepareThreads();
-  const pool = new RowPreparerPool(
-    {
-      mapping: input.mapping,
-      listId: input.listId,
-      fullResync: input.fullResync,
-      packing: { ...DEFAULT_PACKING_LIMITS, ...input.packing },
-    },
-    previous.lookup,
-    threads,
-  );
+  const pool = new RowPreparerPool(rowOptions, previous.lookup, threads);
   // Chunks are prepared ahead (on threads) and accepted strictly in file order.
   const ahead = Math.max(2, threads * 2);
   let acceptingFile: string | undefined;

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { prepareChunk, RowBatchWriter, RowPreparer } from '../../domain/segments/rowPreparer';
 import { SnapshotLookup } from '../../domain/segments/snapshot';
+import { ensureError } from '../../errors';
 import type { WorkerData, WorkerJob, WorkerReply } from './rowPreparerPool';
 
 const data = workerData as WorkerData;
@@ -19,8 +20,7 @@ port.on('message', (job: WorkerJob) => {
   try {
     reply = { id: job.id, batch: prepareChunk(preparer, job, writer) };
   } catch (error) {
-    writer.take();
-    reply = { id: job.id, error: error instanceof Error ? error.message : String(error) };
+    reply = { id: job.id, error: ensureError(error).message };
   }
   const batch = reply.batch;
   port.postMessage(

@@ -11,7 +11,7 @@ import { createGunzip } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 
 import type { CsvFormat, TextEncodingName } from '../../domain/segments/cdmModel';
-import { type CsvRecordSink, CsvTokenizer } from '../../domain/segments/csvTokenizer';
+import { CR, type CsvRecordSink, CsvTokenizer, LF, SPACE, TAB } from '../../domain/segments/csvTokenizer';
 import { canScan, FirstRecordScanner, RecordBoundaryScanner } from '../../domain/segments/recordBoundaries';
 import { decodeOrFail, decodeWhole } from '../../domain/segments/rowPreparer';
 import { InputFileError } from '../../errors';
@@ -113,8 +113,10 @@ async function readRecords({ file, format, encoding, handlers, head, rest }: Ope
   let header = format.columnHeaders;
   let announced = false;
   const records: [string[], number][] = [];
-  const collect: CsvRecordSink = (fields, line) => void records.push([fields, line]);
-  // Records are collected per decoded part, so that the columns handler can be awaited before the first.
+  // Records are held back only until the columns are announced (the columns handler is awaited before the
+  // first record); from then on they go straight to the handler.
+  const collect: CsvRecordSink = (fields, line) =>
+    announced ? handlers.record(fields, line) : void records.push([fields, line]);
   const deliver = async () => {
     for (const [fields, line] of records) {
       if (header) {
@@ -145,11 +147,11 @@ async function readRecords({ file, format, encoding, handlers, head, rest }: Ope
   };
   const decoder = new TextDecoder(encoding, { fatal: true });
   for (let part: Uint8Array | undefined = head; part;) {
-    await tokenize(decodeOrFail(decoder, part, true, encoding, file, tokenizer), false);
+    await tokenize(decodeOrFail(decoder, part, encoding, file, tokenizer), false);
     const next = await rest.next();
     part = next.done ? undefined : next.value;
   }
-  await tokenize(decodeOrFail(decoder, undefined, false, encoding, file, tokenizer), true);
+  await tokenize(decodeOrFail(decoder, undefined, encoding, file, tokenizer), true);
 }
 
 /**
@@ -275,7 +277,7 @@ function firstRecord(
 
 /** True when `bytes` hold only spaces, tabs and line breaks. */
 function isBlankText(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
+  for (const b of bytes) if (b !== SPACE && b !== TAB && b !== LF && b !== CR) return false;
   return true;
 }
 

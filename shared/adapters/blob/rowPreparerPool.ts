@@ -24,6 +24,7 @@ import {
   type RowPreparerOptions,
 } from '../../domain/segments/rowPreparer';
 import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshot';
+import { ensureError } from '../../errors';
 
 /** What each worker is started with (structured-cloned; the lookup tables are shared memory). */
 export interface WorkerData {
@@ -173,8 +174,7 @@ export class RowPreparerPool {
     try {
       return Promise.resolve(prepareChunk(preparer, job, writer));
     } catch (error) {
-      writer.take();
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(ensureError(error));
     }
   }
 

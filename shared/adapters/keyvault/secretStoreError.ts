@@ -6,7 +6,7 @@
  * the error, the original is not kept as `cause`: the mapped error carries only a summary (status,
  * Key Vault error code, first line of the message) with any known secret value scrubbed.
  */
-import { AppError, NotFoundError } from '../../errors';
+import { AppError, NotFoundError, statusCodeOf } from '../../errors';
 
 /** A Key Vault call failed; `retryable` says whether trying again later may help. */
 export class SecretStoreError extends AppError {
@@ -106,7 +106,7 @@ function factsOf(error: unknown, secretValue: string | undefined): ErrorFacts {
     return { name: undefined, status: undefined, code: undefined, message: 'non-error thrown' };
   }
   const record = error as Record<string, unknown>;
-  const status = typeof record.statusCode === 'number' ? record.statusCode : undefined;
+  const status = statusCodeOf(error);
   const code = typeof record.code === 'string' ? record.code : undefined;
   const name = typeof record.name === 'string' ? record.name : undefined;
   const text = typeof record.message === 'string' ? firstLine(record.message) : 'unknown error';

@@ -348,7 +348,11 @@ export function prepareChunk(preparer: RowPreparer, job: ChunkJob, out: RowBatch
     }
     tokenizer.end(record);
   } catch (error) {
-    if (!(error instanceof InputFileError)) throw error;
+    if (!(error instanceof InputFileError)) {
+      // A bug, not a bad file: leave the writer empty for the next chunk.
+      out.take();
+      throw error;
+    }
     // The bad file travels as data (lines counted from the chunk's start, like the rows'); the rows before
     // a bad record go with it and are accepted first, as when reading record by record.
     const batch = out.take(0);
@@ -373,20 +377,19 @@ export function decodeWhole(
   complete = true,
 ): string {
   const decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true });
-  const text = decodeOrFail(decoder, bytes, true, encoding, file, tokenizer);
+  const text = decodeOrFail(decoder, bytes, encoding, file, tokenizer);
   if (!complete) return text;
   // A chunk that ends inside a character fails here, with its line.
-  return text + decodeOrFail(decoder, undefined, false, encoding, file, tokenizer, text);
+  return text + decodeOrFail(decoder, undefined, encoding, file, tokenizer, text);
 }
 
 /**
- * `decoder.decode(bytes)` (streaming when `stream`; `undefined` flushes), failing with the file and the
- * line of the first undecodable byte instead of the decoder's bare TypeError.
+ * `decoder.decode(bytes, { stream: true })` (`undefined` flushes the decoder), failing with the file and
+ * the line of the first undecodable byte instead of the decoder's bare TypeError.
  */
 export function decodeOrFail(
   decoder: TextDecoder,
   bytes: Uint8Array | undefined,
-  stream: boolean,
   encoding: string,
   file: string,
   tokenizer: CsvTokenizer,
@@ -394,7 +397,7 @@ export function decodeOrFail(
   before = '',
 ): string {
   try {
-    return bytes ? decoder.decode(bytes, { stream }) : decoder.decode();
+    return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
   } catch (error) {
     // Locate the bad bytes: decode leniently and count the lines before the first replacement character.
     const lenient = bytes ? new TextDecoder(encoding).decode(bytes) : '';

@@ -232,7 +232,12 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
 
 /** True when `bytes` (a snapshot's binary layout) hold entries sorted by email hash. */
 export function isSortedSnapshot(bytes: Uint8Array): boolean {
-  return bytes.length >= HEADER_BYTES && decoder.decode(bytes.subarray(0, 8)) === MAGIC;
+  return magicOf(bytes) === MAGIC;
+}
+
+/** The layout's magic ('' when the bytes are too short to hold a header). */
+function magicOf(bytes: Uint8Array): string {
+  return bytes.length < HEADER_BYTES ? '' : decoder.decode(bytes.subarray(0, 8));
 }
 
 /**
@@ -240,7 +245,7 @@ export function isSortedSnapshot(bytes: Uint8Array): boolean {
  * the bytes are not a well-formed snapshot.
  */
 export function decodeSnapshot(bytes: Uint8Array): Snapshot {
-  const magic = bytes.length < HEADER_BYTES ? '' : decoder.decode(bytes.subarray(0, 8));
+  const magic = magicOf(bytes);
   if (magic !== MAGIC && magic !== UNSORTED_MAGIC) throw new Error('not a snapshot (bad magic)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getUint32(8, true);
