@@ -117,7 +117,7 @@ export interface PrepareSegmentsDeps {
    */
   threads?: number;
   /**
-   * Bytes of CSV per chunk handed to a row preparer (default 1 MiB). 0: no chunks; every file is parsed
+   * Bytes of CSV per chunk handed to a row preparer (default 256 KiB). 0: no chunks; every file is parsed
    * record by record on the calling thread (what UTF-16 files and multi-character delimiters always get).
    */
   chunkBytes?: number;
@@ -181,6 +181,7 @@ export async function prepareSegments(
         pipeline.beginFile(job.file);
       }
       pipeline.acceptBatch(batch);
+      pool.recycle(batch, (buffer) => pipeline.holds(buffer));
       if (batch.error) {
         const { line, detail } = batch.error;
         throw new InputFileError(job.file, detail, line === undefined ? {} : { line });

@@ -60,6 +60,13 @@ const BINARY_SIGNATURES: { name: string; bytes: number[] }[] = [
 
 /** A run of bytes longer than this without a record end fails (the tokenizer's 1,000,000-character limit). */
 const MAX_UNTERMINATED_BYTES = 4 * 1024 * 1024;
+/**
+ * Default bytes per chunk. 256 KiB keeps a chunk's working set (raw bytes, decoded text, JSON, row records)
+ * near one core's 1 MB L2 cache and the bytes in flight small: against 1 MiB chunks, a million-row Prepare
+ * measured ~70 MB lower peak RSS and the same CPU time (within this machine's noise), for ~250 thread
+ * messages instead of ~60.
+ */
+export const DEFAULT_CHUNK_BYTES = 256 * 1024;
 
 /** Reads `blobName` with `format`, calling `handlers` for the columns and each record or chunk. */
 export async function readPartition(
@@ -160,7 +167,7 @@ async function readRecords({ file, format, encoding, handlers, head, rest }: Ope
  */
 async function readChunks({ file, format, encoding, handlers, head, rest }: OpenedFile): Promise<void> {
   const chunk = handlers.chunk!;
-  const chunkBytes = handlers.chunkBytes ?? 1024 * 1024;
+  const chunkBytes = handlers.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const next = async (): Promise<Uint8Array | undefined> => {
     const r = await rest.next();
     return r.done ? undefined : r.value;

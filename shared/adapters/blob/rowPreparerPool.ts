@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import {
+  type BatchBuffers,
   type ChunkJob,
   LINE,
   prepareChunk,
@@ -32,14 +33,62 @@ export interface WorkerData {
   previous: SnapshotLookupTables;
 }
 
-export type WorkerJob = ChunkJob & { id: number };
+/** A chunk's bytes (`input`) and its batch's buffers, reused job after job by one worker thread. */
+export interface SharedBuffers extends BatchBuffers {
+  input: SharedArrayBuffer;
+}
+
+/**
+ * A chunk for a worker: its bytes in the message (`bytes`, copied), or in one of the worker's shared
+ * buffer sets (`shared`), which then also receives the batch.
+ */
+export type WorkerJob = Omit<ChunkJob, 'bytes'> & {
+  id: number;
+  bytes?: Uint8Array;
+  shared?: {
+    set: number;
+    /** The chunk is `input[0, length)`. */
+    length: number;
+    /** The set's buffers, when the worker does not have them yet (a new set, or a larger `input`). */
+    buffers?: SharedBuffers;
+  };
+};
 
 export interface WorkerReply {
   id: number;
+  /** The batch of a `bytes` job (its arrays transferred). */
   batch?: RowBatch;
+  /** The batch of a `shared` job: its arrays are the set's buffers, these long. */
+  shared?: Omit<RowBatch, 'ints' | 'bytes' | 'json'> & {
+    lengths: [ints: number, bytes: number, json: number];
+    /** Buffers the worker replaced with larger ones (the batch is in these). */
+    grown: Partial<BatchBuffers>;
+  };
   /** An unexpected failure (a bad file comes back as `batch.error`). */
   error?: string;
 }
+
+/** A worker's shared buffer set, as the pool tracks it. */
+interface SharedSet {
+  index: number;
+  buffers: SharedBuffers;
+  /** False until the worker has been sent the current buffers. */
+  sent: boolean;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  busy: number;
+  sets: SharedSet[];
+  /** Sets neither in flight nor read by staging. */
+  free: SharedSet[];
+}
+
+/**
+ * Most shared buffer sets per worker: enough for the chunks in flight plus the few an open bulk request
+ * still reads from. Past it (a caller that never recycles) chunks travel in messages as before.
+ */
+const MAX_SETS_PER_WORKER = 16;
 
 /** Worker threads to use by default: one per core when there are two or more, at most four. */
 export function defaultPrepareThreads(): number {
@@ -75,14 +124,18 @@ interface Slot {
 }
 
 interface Pending {
-  resolve(batch: RowBatch): void;
+  resolve(reply: WorkerReply): void;
   reject(error: Error): void;
 }
 
 /** See the module comment. */
 export class RowPreparerPool {
   private readonly queue: Slot[] = [];
-  private readonly workers: { worker: Worker; busy: number }[] = [];
+  private readonly workers: PoolWorker[] = [];
+  /** The worker and set each shared batch lives in, until `recycle`. */
+  private readonly owners = new WeakMap<RowBatch, { worker: PoolWorker; set: SharedSet }>();
+  /** Recycled sets that staging still read from at the last look. */
+  private held: { worker: PoolWorker; set: SharedSet }[] = [];
   private readonly waiting = new Map<number, Pending>();
   private inline: { preparer: RowPreparer; writer: RowBatchWriter } | undefined;
   private nextId = 0;
@@ -148,6 +201,24 @@ export class RowPreparerPool {
     return { job: slot.job, batch };
   }
 
+  /**
+   * Hands an accepted batch's memory back for later chunks, once `holds(buffer)` (the pipeline's) is false
+   * for its JSON; batches recycled earlier and still held are looked at again. Batches prepared inline
+   * have no shared memory and are ignored.
+   */
+  recycle(batch: RowBatch, holds: (buffer: ArrayBufferLike) => boolean): void {
+    const owner = this.owners.get(batch);
+    if (owner) {
+      this.owners.delete(batch);
+      this.held.push(owner);
+    }
+    this.held = this.held.filter((o) => {
+      if (holds(o.set.buffers.json)) return true;
+      o.worker.free.push(o.set);
+      return false;
+    });
+  }
+
   /** Takes this pool's threads from the process's share (once a second chunk shows they are worth it). */
   private takeThreads(): void {
     this.threadsTaken = true;
@@ -185,24 +256,71 @@ export class RowPreparerPool {
     let chosen = this.workers[0]!;
     for (const w of this.workers) if (w.busy < chosen.busy) chosen = w;
     const id = this.nextId;
-    const message: WorkerJob = { ...job, id };
+    const { bytes, ...described } = job;
+    const set = this.setFor(chosen, bytes.length);
+    let message: WorkerJob;
+    if (set) {
+      new Uint8Array(set.buffers.input, 0, bytes.length).set(bytes);
+      message = { ...described, id, shared: { set: set.index, length: bytes.length } };
+      if (!set.sent) message.shared!.buffers = set.buffers;
+      set.sent = true;
+    } else {
+      // Copied, not transferred: the bytes may be a view of a buffer the download stream still owns.
+      message = { ...described, id, bytes };
+    }
     chosen.busy++;
     this.threadedChunks++;
     return new Promise<RowBatch>((resolve, reject) => {
       this.waiting.set(id, {
-        resolve: (batch) => {
+        resolve: (reply) => {
           chosen.busy--;
+          if (reply.batch) return resolve(reply.batch);
+          const { lengths, grown, ...rest } = reply.shared!;
+          const buffers = Object.assign(set!.buffers, grown);
+          const batch: RowBatch = {
+            ...rest,
+            ints: new Int32Array(buffers.ints, 0, lengths[0]),
+            bytes: new Uint8Array(buffers.bytes, 0, lengths[1]),
+            json: new Uint8Array(buffers.json, 0, lengths[2]),
+          };
+          this.owners.set(batch, { worker: chosen, set: set! });
           resolve(batch);
         },
         reject: (error) => {
           chosen.busy--;
+          if (set) chosen.free.push(set);
           reject(error);
         },
       });
-      // Copied, not transferred: the bytes may be a view of a buffer the download stream still owns
-      // (about 1 MB per chunk, a millisecond).
       chosen.worker.postMessage(message);
     });
+  }
+
+  /** A free shared set of `worker` whose input holds `length` bytes (made or enlarged here), if any. */
+  private setFor(worker: PoolWorker, length: number): SharedSet | undefined {
+    let set = worker.free.pop();
+    if (!set) {
+      if (worker.sets.length === MAX_SETS_PER_WORKER) return undefined;
+      // Sized for a typical chunk's batch (JSON ~2× the CSV, 48 bytes of ints per row); a worker enlarges
+      // the batch buffers it outgrows.
+      const input = Math.max(64 * 1024, Math.ceil(length * 1.25));
+      set = {
+        index: worker.sets.length,
+        buffers: {
+          input: new SharedArrayBuffer(input),
+          ints: new SharedArrayBuffer(input),
+          bytes: new SharedArrayBuffer(input >> 1),
+          json: new SharedArrayBuffer(input * 3),
+        },
+        sent: false,
+      };
+      worker.sets.push(set);
+    }
+    if (set.buffers.input.byteLength < length) {
+      set.buffers.input = new SharedArrayBuffer(Math.ceil(length * 1.25));
+      set.sent = false;
+    }
+    return set;
   }
 
   private startWorker(): void {
@@ -212,7 +330,7 @@ export class RowPreparerPool {
       const pending = this.waiting.get(reply.id);
       if (!pending) return;
       this.waiting.delete(reply.id);
-      if (reply.batch) pending.resolve(reply.batch);
+      if (reply.batch || reply.shared) pending.resolve(reply);
       else pending.reject(new Error(`preparing rows failed on a worker thread: ${reply.error}`));
     });
     const fail = (error: Error) => {
@@ -225,6 +343,6 @@ export class RowPreparerPool {
     worker.on('exit', (code) => {
       if (code !== 0) fail(new Error(`exit code ${code}`));
     });
-    this.workers.push({ worker, busy: 0 });
+    this.workers.push({ worker, busy: 0, sets: [], free: [] });
   }
 }

@@ -207,6 +207,12 @@ export class RequestPacker extends JsonBuffer {
     this.runTo.push(to);
   }
 
+  /** True while the open request still reads contacts from `buffer` (they are copied when it closes). */
+  holds(buffer: ArrayBufferLike): boolean {
+    for (let k = 0; k < this.runSource.length; k++) if (this.runSource[k]!.buffer === buffer) return true;
+    return false;
+  }
+
   /** Closes the open request and slice. */
   flush(): void {
     if (this.bodyContacts) this.closeRequest();

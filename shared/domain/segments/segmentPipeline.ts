@@ -183,6 +183,14 @@ export class SegmentPipeline {
     });
   }
 
+  /**
+   * True while staging still reads from `buffer` (an accepted batch's JSON, until the open request closes):
+   * the memory of a batch can be reused once this is false for its `json`.
+   */
+  holds(buffer: ArrayBufferLike): boolean {
+    return this.packer.holds(buffer);
+  }
+
   /** Accepts prepared rows of the current file, in order. */
   acceptBatch(batch: RowBatch): void {
     const { ints, bytes, notes } = batch;

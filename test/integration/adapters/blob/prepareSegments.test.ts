@@ -8,7 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { prepareSegments, type PrepareSegmentsInput } from '../../../../shared/adapters/blob/prepareSegments';
 import { snapshotBlobName } from '../../../../shared/adapters/blob/runFolder';
 import { readSlice } from '../../../../shared/adapters/blob/slices';
-import { advanceExportSnapshot, readSnapshot } from '../../../../shared/adapters/blob/snapshotStore';
+import {
+  advanceExportSnapshot,
+  readSnapshot,
+  writeSnapshot,
+} from '../../../../shared/adapters/blob/snapshotStore';
+import { hash64 } from '../../../../shared/domain/segments/hash64';
+import { encodeSnapshot, SnapshotBuilder } from '../../../../shared/domain/segments/snapshot';
 import { InputFileError, LimitExceededError, NotFoundError } from '../../../../shared/errors';
 import { freshContainer } from '../../../helpers/azurite';
 import {
@@ -461,5 +467,31 @@ describe('prepareSegments', () => {
       });
     }
     expect(await readSnapshot(work, 'exports/none/snapshot.bin')).toBeUndefined();
+  });
+
+  it('stores large snapshots as several gzip members (emails deflated in parallel) and reads them back exactly', async () => {
+    const work = await freshContainer('work');
+    // ~7.7 MB of emails: two email members of at most 4 MB, after the stored hash tables.
+    const builder = new SnapshotBuilder(250_000);
+    for (let i = 0; i < 250_000; i++) {
+      const email = `contact.number.${i}@example-${i % 1000}.com`;
+      const { hi, lo } = hash64(email);
+      builder.add(hi, lo, i, i * 7, email);
+    }
+    const empty = new SnapshotBuilder().build();
+    for (const [name, snapshot] of [
+      ['unsorted', builder.buildUnsorted()],
+      ['sorted', SnapshotBuilder.of(builder.buildUnsorted()).build()],
+      ['empty', empty],
+    ] as const) {
+      await writeSnapshot(work, `exports/${name}/snapshot.bin`, snapshot);
+      const back = await readSnapshot(work, `exports/${name}/snapshot.bin`);
+      expect(back!.count, name).toBe(snapshot.count);
+      // Read back sorted (an unsorted snapshot is sorted when decoded): the same as sorting the original.
+      const sorted = snapshot.sorted ? snapshot : SnapshotBuilder.of(snapshot).build();
+      expect(Buffer.from(encodeSnapshot(back!)).equals(Buffer.from(encodeSnapshot(sorted))), name).toBe(true);
+    }
+    const stored = await work.getBlobClient('exports/sorted/snapshot.bin').getProperties();
+    expect(stored.contentLength).toBeLessThan(encodeSnapshot(empty).length + 250_000 * 20 + 3_000_000);
   });
 });

@@ -200,4 +200,34 @@ describe('RequestPacker', () => {
     );
     expect(Buffer.from(slices[0]!.bytes).toString('utf8')).toBe(slices[0]!.json);
   });
+
+  it('holds a source buffer while the open request reads contacts from it, not after the request closes', () => {
+    const slices: PackedSlice[] = [];
+    const packer = new RequestPacker({ ...DEFAULT_PACKING_LIMITS, maxContactsPerRequest: 3 }, (s) =>
+      slices.push(s),
+    );
+    const encode = (emails: string[]) =>
+      new TextEncoder().encode(emails.map((e) => JSON.stringify({ email: e })).join(',') + ',');
+    const first = encode(['a@x.io', 'b@x.io']);
+    const second = encode(['c@x.io', 'd@x.io']);
+    const split = first.indexOf(0x2c, first.indexOf(0x7d)); // the comma after the first contact
+    packer.addEncoded(first, 0, split);
+    packer.addEncoded(first, split + 1, first.length - 1);
+    expect([packer.holds(first.buffer), packer.holds(second.buffer)]).toEqual([true, false]);
+    // The third contact fills the request; the fourth closes it (copying first's contacts) and opens the next.
+    const secondSplit = second.indexOf(0x2c, second.indexOf(0x7d));
+    packer.addEncoded(second, 0, secondSplit);
+    expect([packer.holds(first.buffer), packer.holds(second.buffer)]).toEqual([true, true]);
+    packer.addEncoded(second, secondSplit + 1, second.length - 1);
+    expect([packer.holds(first.buffer), packer.holds(second.buffer)]).toEqual([false, true]);
+    // What was copied stays right although the source is overwritten once it is no longer held.
+    first.fill(0x20);
+    packer.flush();
+    expect(packer.holds(second.buffer)).toBe(false);
+    const requests = slices.flatMap((s) => (JSON.parse(s.json) as SliceFile).requests);
+    expect(requests.map((r) => r.body.contacts)).toEqual([
+      [{ email: 'a@x.io' }, { email: 'b@x.io' }, { email: 'c@x.io' }],
+      [{ email: 'd@x.io' }],
+    ]);
+  });
 });
