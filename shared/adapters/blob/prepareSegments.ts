@@ -181,7 +181,9 @@ export async function prepareSegments(
         pipeline.beginFile(job.file);
       }
       pipeline.acceptBatch(batch);
-      pool.recycle(batch, (buffer) => pipeline.holds(buffer));
+      // The batch's memory goes back to its worker thread once staging no longer reads it.
+      pipeline.release(batch.json.buffer);
+      pool.recycle(batch);
       if (batch.error) {
         const { line, detail } = batch.error;
         throw new InputFileError(job.file, detail, line === undefined ? {} : { line });

@@ -1,7 +1,7 @@
 /**
  * Worker-thread entry of `RowPreparerPool`: prepares chunks of raw CSV bytes into row batches
- * (decode → tokenize → map → normalise → validate → hash → look up → encode) and posts them back.
- * It reads nothing and writes nothing but its messages: the pool's thread does all I/O.
+ * (decode → tokenize → map → normalise → validate → hash → look up → encode) and posts them back, in one
+ * of this thread's shared buffer sets or in transferred arrays. It does no I/O: the pool's thread does.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -21,29 +21,27 @@ const writer = new RowBatchWriter();
 const port = parentPort!;
 /** This thread's shared buffer sets, by the index the pool gives them. */
 const sets: SharedBuffers[] = [];
+const BATCH_BUFFERS = ['ints', 'bytes', 'json'] as const;
 
 port.on('message', (job: WorkerJob) => {
+  const shared = job.shared;
+  if (shared?.buffers) sets[shared.set] = shared.buffers;
+  const set = shared ? sets[shared.set]! : undefined;
+  const before: Partial<BatchBuffers> = { ...set };
   let reply: WorkerReply;
-  if (job.shared) {
-    const { set, length, buffers } = job.shared;
-    if (buffers) sets[set] = buffers;
-    const buffersOfSet = sets[set]!;
-    const before: BatchBuffers = { ...buffersOfSet };
-    try {
-      const chunk = { ...job, bytes: new Uint8Array(buffersOfSet.input, 0, length) };
-      const { ints, bytes, json, ...rest } = prepareChunk(preparer, chunk, writer, buffersOfSet);
-      const grown: Partial<BatchBuffers> = {};
-      for (const key of ['ints', 'bytes', 'json'] as const)
-        if (buffersOfSet[key] !== before[key]) grown[key] = buffersOfSet[key];
-      reply = { id: job.id, shared: { ...rest, lengths: [ints.length, bytes.length, json.length], grown } };
-    } catch (error) {
-      reply = { id: job.id, error: ensureError(error).message };
-    }
-    port.postMessage(reply);
-    return;
-  }
   try {
-    reply = { id: job.id, batch: prepareChunk(preparer, { ...job, bytes: job.bytes! }, writer) };
+    const bytes = set ? new Uint8Array(set.input, 0, shared!.length) : job.bytes!;
+    const batch = prepareChunk(preparer, { ...job, bytes }, writer, set);
+    if (set) {
+      const { ints, bytes: rowBytes, json, ...rest } = batch;
+      // Buffers the batch outgrew were replaced in `set`: the pool learns of them here.
+      const grown: Partial<BatchBuffers> = {};
+      for (const key of BATCH_BUFFERS) if (set[key] !== before[key]) grown[key] = set[key];
+      reply = {
+        id: job.id,
+        shared: { ...rest, lengths: [ints.length, rowBytes.length, json.length], grown },
+      };
+    } else reply = { id: job.id, batch };
   } catch (error) {
     reply = { id: job.id, error: ensureError(error).message };
   }

@@ -66,7 +66,7 @@ const MAX_UNTERMINATED_BYTES = 4 * 1024 * 1024;
  * measured ~70 MB lower peak RSS and the same CPU time (within this machine's noise), for ~250 thread
  * messages instead of ~60.
  */
-export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+const DEFAULT_CHUNK_BYTES = 256 * 1024;
 
 /** Reads `blobName` with `format`, calling `handlers` for the columns and each record or chunk. */
 export async function readPartition(

@@ -7,6 +7,11 @@
  * contact's JSON); the stateful rest (dedupe, diff, packing, uploads) stays on the calling thread. The
  * previous snapshot's lookup tables are in shared memory, so workers search them without a copy. Small
  * inputs never start a thread: the first chunk is always prepared inline, workers start with the second.
+ *
+ * Each worker has a few sets of shared buffers (`SharedBuffers`) that its chunks travel in and its batches
+ * are written to, reused chunk after chunk once the caller `recycle`s a batch: no new arrays per chunk on
+ * either thread (allocating and transferring ~250 MB of batch arrays per million rows made the accepting
+ * thread collect garbage several times a second; bench/results/pipeline.md, round 6).
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -80,13 +85,13 @@ interface PoolWorker {
   worker: Worker;
   busy: number;
   sets: SharedSet[];
-  /** Sets neither in flight nor read by staging. */
+  /** Sets recycled (or never used since their job failed): ready for a chunk. */
   free: SharedSet[];
 }
 
 /**
- * Most shared buffer sets per worker: enough for the chunks in flight plus the few an open bulk request
- * still reads from. Past it (a caller that never recycles) chunks travel in messages as before.
+ * Most shared buffer sets per worker: far more than the chunks in flight (a recycled set is reused at once).
+ * Past it (a caller that does not recycle) chunks travel in messages, their batches in transferred arrays.
  */
 const MAX_SETS_PER_WORKER = 16;
 
@@ -134,8 +139,6 @@ export class RowPreparerPool {
   private readonly workers: PoolWorker[] = [];
   /** The worker and set each shared batch lives in, until `recycle`. */
   private readonly owners = new WeakMap<RowBatch, { worker: PoolWorker; set: SharedSet }>();
-  /** Recycled sets that staging still read from at the last look. */
-  private held: { worker: PoolWorker; set: SharedSet }[] = [];
   private readonly waiting = new Map<number, Pending>();
   private inline: { preparer: RowPreparer; writer: RowBatchWriter } | undefined;
   private nextId = 0;
@@ -202,21 +205,15 @@ export class RowPreparerPool {
   }
 
   /**
-   * Hands an accepted batch's memory back for later chunks, once `holds(buffer)` (the pipeline's) is false
-   * for its JSON; batches recycled earlier and still held are looked at again. Batches prepared inline
-   * have no shared memory and are ignored.
+   * Hands a batch's memory back for later chunks. The caller must no longer read the batch (nor anything
+   * made from its arrays without a copy). Batches prepared inline or sent in messages have no shared memory
+   * and are ignored; a batch never recycled keeps its set (see `MAX_SETS_PER_WORKER`).
    */
-  recycle(batch: RowBatch, holds: (buffer: ArrayBufferLike) => boolean): void {
+  recycle(batch: RowBatch): void {
     const owner = this.owners.get(batch);
-    if (owner) {
-      this.owners.delete(batch);
-      this.held.push(owner);
-    }
-    this.held = this.held.filter((o) => {
-      if (holds(o.set.buffers.json)) return true;
-      o.worker.free.push(o.set);
-      return false;
-    });
+    if (!owner) return;
+    this.owners.delete(batch);
+    owner.worker.free.push(owner.set);
   }
 
   /** Takes this pool's threads from the process's share (once a second chunk shows they are worth it). */
@@ -288,7 +285,11 @@ export class RowPreparerPool {
         },
         reject: (error) => {
           chosen.busy--;
-          if (set) chosen.free.push(set);
+          if (set) {
+            // The worker may have replaced buffers it did not report: it gets main's again next time.
+            set.sent = false;
+            chosen.free.push(set);
+          }
           reject(error);
         },
       });
@@ -301,14 +302,14 @@ export class RowPreparerPool {
     let set = worker.free.pop();
     if (!set) {
       if (worker.sets.length === MAX_SETS_PER_WORKER) return undefined;
-      // Sized for a typical chunk's batch (JSON ~2× the CSV, 48 bytes of ints per row); a worker enlarges
-      // the batch buffers it outgrows.
+      // Sized for a typical chunk's batch (JSON ~2× the CSV, 48 bytes of ints per row of 24+ bytes); a
+      // worker enlarges the batch buffers it outgrows.
       const input = Math.max(64 * 1024, Math.ceil(length * 1.25));
       set = {
         index: worker.sets.length,
         buffers: {
           input: new SharedArrayBuffer(input),
-          ints: new SharedArrayBuffer(input),
+          ints: new SharedArrayBuffer(input * 2),
           bytes: new SharedArrayBuffer(input >> 1),
           json: new SharedArrayBuffer(input * 3),
         },

@@ -107,8 +107,8 @@ export async function writeSnapshot(
   });
 }
 
-/** Emails per gzip member: a million contacts' ~22 MB of emails are deflated as 4 members at once. */
-const EMAIL_MEMBER_BYTES = 4 * 1024 * 1024;
+/** Emails are split into one gzip member per started 4 MiB (a million contacts' ~22 MB: 4 members). */
+const EMAIL_SPLIT_BYTES = 4 * 1024 * 1024;
 /** At most this many email members (libuv's default pool has 4 threads). */
 const EMAIL_MEMBERS = 4;
 
@@ -126,7 +126,7 @@ async function snapshotBlobBytes(snapshot: Snapshot): Promise<Buffer> {
   const raw = encodeSnapshot(snapshot);
   const split = encodedTablesBytes(snapshot.count);
   const emailBytes = raw.length - split;
-  const members = Math.min(EMAIL_MEMBERS, Math.max(1, Math.ceil(emailBytes / EMAIL_MEMBER_BYTES)));
+  const members = Math.min(EMAIL_MEMBERS, Math.max(1, Math.ceil(emailBytes / EMAIL_SPLIT_BYTES)));
   const per = Math.ceil(emailBytes / members);
   const parts = [gzipAsync(raw.subarray(0, split), { level: 0 })];
   for (let from = split; from < raw.length; from += per)

@@ -207,10 +207,27 @@ export class RequestPacker extends JsonBuffer {
     this.runTo.push(to);
   }
 
-  /** True while the open request still reads contacts from `buffer` (they are copied when it closes). */
-  holds(buffer: ArrayBufferLike): boolean {
-    for (let k = 0; k < this.runSource.length; k++) if (this.runSource[k]!.buffer === buffer) return true;
-    return false;
+  /**
+   * Stops reading contacts from `buffer`: the open request's runs in it (contacts added with `addEncoded`
+   * and not yet copied, at most one request's worth) are copied into this packer's own memory, so the
+   * caller may overwrite `buffer` at once (e.g. reuse it for another batch of rows).
+   */
+  detach(buffer: ArrayBufferLike): void {
+    let own = false;
+    for (let k = 0; k < this.runSource.length; k++) if (this.runSource[k] === this.bytes) own = true;
+    // Nothing of the open request is in this packer's memory: start it over (it stays one request large).
+    if (!own) this.pos = 0;
+    for (let k = 0; k < this.runSource.length; k++) {
+      const source = this.runSource[k]!;
+      if (source.buffer !== buffer) continue;
+      const from = this.runFrom[k]!;
+      const to = this.runTo[k]!;
+      this.reserve(to - from);
+      this.bytes.set(source.subarray(from, to), this.pos);
+      this.runSource[k] = this.bytes;
+      this.runFrom[k] = this.pos;
+      this.runTo[k] = this.pos += to - from;
+    }
   }
 
   /** Closes the open request and slice. */

@@ -1,7 +1,7 @@
 /**
  * The per-row half of Prepare that needs no state shared between rows: map → normalise → validate → hash
  * → look up in the previous snapshot → encode the contact's JSON when it will be sent. Its output is a
- * `RowBatch`, a compact binary record per row (plain typed arrays, transferable between threads), that
+ * `RowBatch`, a compact binary record per row (typed arrays: new ones, or views of shared memory), that
  * `SegmentPipeline.acceptBatch` consumes in the export's order for the stateful half (dedupe, diff, cap,
  * packing, the target snapshot). Because nothing here depends on other rows, chunks of a file can be
  * prepared on several threads at once (shared/adapters/blob/rowPreparerPool.ts) with the same result as

@@ -184,11 +184,11 @@ export class SegmentPipeline {
   }
 
   /**
-   * True while staging still reads from `buffer` (an accepted batch's JSON, until the open request closes):
-   * the memory of a batch can be reused once this is false for its `json`.
+   * Stops reading from `buffer` (an accepted batch's `json`): the open bulk request copies the contacts it
+   * still needs from it, so the batch's memory can be reused at once.
    */
-  holds(buffer: ArrayBufferLike): boolean {
-    return this.packer.holds(buffer);
+  release(buffer: ArrayBufferLike): void {
+    this.packer.detach(buffer);
   }
 
   /** Accepts prepared rows of the current file, in order. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gzipSync, inflateRawSync } from 'node:zlib';
 
 import type { ContainerClient } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
@@ -471,7 +471,7 @@ describe('prepareSegments', () => {
 
   it('stores large snapshots as several gzip members (emails deflated in parallel) and reads them back exactly', async () => {
     const work = await freshContainer('work');
-    // ~7.7 MB of emails: two email members of at most 4 MB, after the stored hash tables.
+    // ~9.3 MB of emails: three email members (one per started 4 MiB), after the stored hash tables.
     const builder = new SnapshotBuilder(250_000);
     for (let i = 0; i < 250_000; i++) {
       const email = `contact.number.${i}@example-${i % 1000}.com`;
@@ -479,12 +479,30 @@ describe('prepareSegments', () => {
       builder.add(hi, lo, i, i * 7, email);
     }
     const empty = new SnapshotBuilder().build();
-    for (const [name, snapshot] of [
-      ['unsorted', builder.buildUnsorted()],
-      ['sorted', SnapshotBuilder.of(builder.buildUnsorted()).build()],
-      ['empty', empty],
+    /** The gzip members of a blob (Node writes 10-byte headers; each member ends with an 8-byte trailer). */
+    const members = (blob: Buffer) => {
+      let count = 0;
+      for (let at = 0; at < blob.length; count++) {
+        expect([blob[at], blob[at + 1]]).toEqual([0x1f, 0x8b]);
+        at +=
+          10 +
+          (
+            inflateRawSync(blob.subarray(at + 10), { info: true }) as unknown as {
+              engine: { bytesWritten: number };
+            }
+          ).engine.bytesWritten +
+          8;
+      }
+      return count;
+    };
+    for (const [name, snapshot, expectedMembers] of [
+      ['unsorted', builder.buildUnsorted(), 4],
+      ['sorted', SnapshotBuilder.of(builder.buildUnsorted()).build(), 4],
+      ['empty', empty, 1],
     ] as const) {
       await writeSnapshot(work, `exports/${name}/snapshot.bin`, snapshot);
+      const blob = await work.getBlobClient(`exports/${name}/snapshot.bin`).downloadToBuffer();
+      expect(members(blob), name).toBe(expectedMembers);
       const back = await readSnapshot(work, `exports/${name}/snapshot.bin`);
       expect(back!.count, name).toBe(snapshot.count);
       // Read back sorted (an unsorted snapshot is sorted when decoded): the same as sorting the original.

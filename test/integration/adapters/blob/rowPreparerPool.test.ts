@@ -61,9 +61,9 @@ async function inline(jobs: ChunkJob[]) {
 }
 
 describe('RowPreparerPool shared buffer sets', () => {
-  it('never writes a batch the pipeline still holds, and reuses its memory once it does not', async () => {
+  it('never writes a batch that was not recycled, and reuses its memory once it is', async () => {
     expect(workerScript(), 'run `npm run build` first').toBeDefined();
-    const jobs = Array.from({ length: 15 }, (_, k) => chunk(k * 500, 500));
+    const jobs = Array.from({ length: 14 }, (_, k) => chunk(k * 500, 500));
     const expected = await inline(jobs);
     const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 1);
     try {
@@ -71,52 +71,52 @@ describe('RowPreparerPool shared buffer sets', () => {
       pool.submit(jobs[0]!, 1);
       pool.submit(jobs[1]!, 1);
       expect(content((await pool.next()).batch)).toEqual(expected[0]);
-      const held = (await pool.next()).batch;
-      expect(held.json.buffer).toBeInstanceOf(SharedArrayBuffer);
-      const heldContent = content(held);
-      expect(heldContent).toEqual(expected[1]);
-      const holds = (buffer: ArrayBufferLike) => buffer === held.json.buffer;
-      pool.recycle(held, holds);
+      const kept = (await pool.next()).batch;
+      expect(kept.json.buffer).toBeInstanceOf(SharedArrayBuffer);
+      const keptContent = content(kept);
+      expect(keptContent).toEqual(expected[1]);
 
-      // Ten more chunks, two in flight at a time, each recycled as soon as it is accepted: none may land in
-      // the held batch's memory, and the held batch stays as it was.
+      // Ten more chunks, two in flight at a time, each recycled as soon as it is read: none may land in the
+      // memory of the batch not recycled, which stays as it was.
       const later: RowBatch[] = [];
       pool.submit(jobs[2]!, 1);
       for (let k = 3; k <= 12; k++) {
         pool.submit(jobs[k]!, 1);
         const { batch } = await pool.next();
         expect(content(batch)).toEqual(expected[k - 1]);
-        expect(batch.json.buffer).not.toBe(held.json.buffer);
-        expect(batch.ints.buffer).not.toBe(held.ints.buffer);
-        pool.recycle(batch, holds);
+        for (const key of ['ints', 'bytes', 'json'] as const)
+          expect(batch[key].buffer).not.toBe(kept[key].buffer);
+        pool.recycle(batch);
         later.push(batch);
       }
       const { batch: last } = await pool.next();
       expect(content(last)).toEqual(expected[12]);
-      expect(content(held)).toEqual(heldContent);
+      expect(content(kept)).toEqual(keptContent);
       // Sets were reused all along (a few, not one per chunk).
       expect(new Set(later.map((b) => b.json.buffer)).size).toBeLessThanOrEqual(3);
 
-      // Released: the next chunks are prepared into the memory the held batch and the last one had.
-      pool.recycle(last, () => false);
+      // Recycled: the next chunk is prepared into the memory the kept batch had.
+      pool.recycle(last);
+      pool.recycle(kept);
       pool.submit(jobs[13]!, 1);
-      pool.submit(jobs[14]!, 1);
-      const { batch: first } = await pool.next();
-      const { batch: second } = await pool.next();
-      expect([content(first), content(second)]).toEqual(expected.slice(13));
-      expect([first.json.buffer, second.json.buffer]).toEqual([last.json.buffer, held.json.buffer]);
+      const { batch: reused } = await pool.next();
+      expect(content(reused)).toEqual(expected[13]);
+      expect(reused.json.buffer).toBe(kept.json.buffer);
     } finally {
       await pool.close();
     }
   });
 
-  it('grows a set that a batch outgrows, and falls back to copies for a caller that never recycles', async () => {
+  it('grows buffers a batch outgrows and a chunk too large for its set, and keeps using them', async () => {
     // Tiny records make ~4× their bytes of JSON and 48 bytes of row ints each: more than a set is sized for.
     const jobs = [
       chunk(0, 300),
       chunk(300, 300),
       chunk(600, 20_000, true),
-      ...Array.from({ length: 20 }, (_, k) => chunk(30_000 + k * 100, 100)),
+      chunk(20_600, 300),
+      // ~170 KB: more than the 80 KB input the set was first made with.
+      chunk(21_000, 6_000),
+      chunk(27_000, 300, true),
     ];
     const expected = await inline(jobs);
     const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 1);
@@ -126,13 +126,55 @@ describe('RowPreparerPool shared buffer sets', () => {
         pool.submit(job, 1);
         const { batch } = await pool.next();
         batches.push(batch);
+        expect(content(batch)).toEqual(expected[batches.length - 1]);
+        pool.recycle(batch);
+      }
+      // One set, reused each time: its JSON buffer was replaced once (grown), then kept.
+      const threaded = batches.slice(1);
+      expect(new Set(threaded.map((b) => b.json.buffer)).size).toBe(2);
+      expect(threaded.at(-1)!.json.buffer).toBe(threaded[1]!.json.buffer);
+      expect(threaded[1]!.json.buffer.byteLength).toBeGreaterThan(threaded[0]!.json.buffer.byteLength);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('falls back to copies in messages for a caller that never recycles', async () => {
+    const jobs = Array.from({ length: 22 }, (_, k) => chunk(k * 100, 100));
+    const expected = await inline(jobs);
+    const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 1);
+    try {
+      const batches: RowBatch[] = [];
+      for (const job of jobs) {
+        pool.submit(job, 1);
+        batches.push((await pool.next()).batch);
       }
       expect(batches.map(content)).toEqual(expected);
-      expect(batches[2]!.json.buffer).toBeInstanceOf(SharedArrayBuffer);
-      // Never recycled: after 16 sets the chunks travel in messages and the batches in transferred arrays.
+      // After 16 sets the chunks travel in messages and the batches in transferred arrays.
       const shared = batches.filter((b) => b.json.buffer instanceof SharedArrayBuffer);
       expect(shared).toHaveLength(16);
       expect(batches.at(-1)!.json.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('spreads chunks over two threads, each with its own sets, with the same batches', async () => {
+    const jobs = Array.from({ length: 12 }, (_, k) => chunk(k * 700, 700));
+    const expected = await inline(jobs);
+    const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 2);
+    try {
+      const out = [];
+      let submitted = 0;
+      while (submitted < 4) pool.submit(jobs[submitted++]!, 1);
+      while (pool.pending) {
+        const { batch } = await pool.next();
+        out.push(content(batch));
+        pool.recycle(batch);
+        if (submitted < jobs.length) pool.submit(jobs[submitted++]!, 1);
+      }
+      expect(out).toEqual(expected);
+      expect(pool.threadedChunks).toBe(11);
     } finally {
       await pool.close();
     }

@@ -201,33 +201,50 @@ describe('RequestPacker', () => {
     expect(Buffer.from(slices[0]!.bytes).toString('utf8')).toBe(slices[0]!.json);
   });
 
-  it('holds a source buffer while the open request reads contacts from it, not after the request closes', () => {
+  it("copies the open request's contacts out of a buffer it is told to detach from", () => {
     const slices: PackedSlice[] = [];
     const packer = new RequestPacker({ ...DEFAULT_PACKING_LIMITS, maxContactsPerRequest: 3 }, (s) =>
       slices.push(s),
     );
-    const encode = (emails: string[]) =>
-      new TextEncoder().encode(emails.map((e) => JSON.stringify({ email: e })).join(',') + ',');
+    /** Contacts as a row preparer writes them: JSON, a comma after each; returns the bytes and ranges. */
+    const encode = (emails: string[]) => {
+      const parts = emails.map((e) => JSON.stringify({ email: e }));
+      const bytes = new TextEncoder().encode(parts.map((p) => `${p},`).join(''));
+      let at = 0;
+      const ranges = parts.map((p) => [at, (at += p.length) - 0] as const).map(([f, t], i) => [f + i, t + i]);
+      return { bytes, ranges };
+    };
     const first = encode(['a@x.io', 'b@x.io']);
     const second = encode(['c@x.io', 'd@x.io']);
-    const split = first.indexOf(0x2c, first.indexOf(0x7d)); // the comma after the first contact
-    packer.addEncoded(first, 0, split);
-    packer.addEncoded(first, split + 1, first.length - 1);
-    expect([packer.holds(first.buffer), packer.holds(second.buffer)]).toEqual([true, false]);
-    // The third contact fills the request; the fourth closes it (copying first's contacts) and opens the next.
-    const secondSplit = second.indexOf(0x2c, second.indexOf(0x7d));
-    packer.addEncoded(second, 0, secondSplit);
-    expect([packer.holds(first.buffer), packer.holds(second.buffer)]).toEqual([true, true]);
-    packer.addEncoded(second, secondSplit + 1, second.length - 1);
-    expect([packer.holds(first.buffer), packer.holds(second.buffer)]).toEqual([false, true]);
-    // What was copied stays right although the source is overwritten once it is no longer held.
-    first.fill(0x20);
+    for (const [from, to] of first.ranges) packer.addEncoded(first.bytes, from!, to!);
+    packer.detach(first.bytes.buffer);
+    first.bytes.fill(0x20);
+    // The third contact fills the request; the fourth closes it (with first's copied contacts) and opens the next.
+    for (const [from, to] of second.ranges) packer.addEncoded(second.bytes, from!, to!);
+    packer.detach(second.bytes.buffer);
+    packer.detach(new ArrayBuffer(8)); // not read from: nothing to do
+    second.bytes.fill(0x20);
     packer.flush();
-    expect(packer.holds(second.buffer)).toBe(false);
     const requests = slices.flatMap((s) => (JSON.parse(s.json) as SliceFile).requests);
     expect(requests.map((r) => r.body.contacts)).toEqual([
       [{ email: 'a@x.io' }, { email: 'b@x.io' }, { email: 'c@x.io' }],
       [{ email: 'd@x.io' }],
     ]);
+    expect(requests.map((r) => r.bytes)).toEqual(
+      requests.map((r) => Buffer.byteLength(JSON.stringify(r.body))),
+    );
+  });
+
+  it('keeps its own memory one request large when it detaches after every batch', () => {
+    const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, () => undefined);
+    const contact = new TextEncoder().encode(`${JSON.stringify({ email: 'someone@example.com' })},`);
+    for (let batch = 0; batch < 2_000; batch++) {
+      for (let i = 0; i < 7; i++) packer.addEncoded(contact, 0, contact.length - 1);
+      packer.detach(contact.buffer);
+    }
+    packer.flush();
+    expect(packer.totals.contacts).toBe(14_000);
+    // 250 contacts of ~32 bytes per request: the copies start over with each request.
+    expect(packer.bytes.length).toBeLessThanOrEqual(64 * 1024);
   });
 });
