@@ -1,7 +1,8 @@
 /**
  * The pool's worker threads prepare chunks into shared buffer sets that are reused chunk after chunk. These
- * tests run real worker threads (the build's script) and check the one rule that makes reuse safe: a
- * batch's memory is not written again while the pipeline still reads it (`holds`), and is reused after.
+ * tests run real worker threads (the build's script) and check the rule that makes reuse safe: a batch's
+ * memory is not written again until the caller recycles the batch (Prepare does once staging has copied what
+ * it still reads: `SegmentPipeline.release`), and is reused after.
  */
 import { describe, expect, it } from 'vitest';
 

@@ -235,6 +235,35 @@ describe('RequestPacker', () => {
     );
   });
 
+  it('keeps a request that spans many detached batches whole, while its own copies grow', () => {
+    const slices: PackedSlice[] = [];
+    const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, (s) => slices.push(s));
+    const expected: { email: string; note: string }[] = [];
+    // 60 batches of 5 distinct ~900-byte contacts: the 250-contact request spans 50 of them (~225 KB of
+    // copies, so the packer's own memory grows inside detach), then a second request starts.
+    for (let b = 0; b < 60; b++) {
+      const contacts = Array.from({ length: 5 }, (_, i) => ({
+        email: `p${b}.${i}@x.io`,
+        note: String.fromCharCode(97 + ((b + i) % 26)).repeat(880),
+      }));
+      expected.push(...contacts);
+      const text = contacts.map((c) => `${JSON.stringify(c)},`).join('');
+      const bytes = new TextEncoder().encode(text);
+      let at = 0;
+      for (const c of contacts) {
+        const length = JSON.stringify(c).length;
+        packer.addEncoded(bytes, at, at + length);
+        at += length + 1;
+      }
+      packer.detach(bytes.buffer);
+      bytes.fill(0x20);
+    }
+    packer.flush();
+    const requests = slices.flatMap((s) => (JSON.parse(s.json) as SliceFile).requests);
+    expect(requests.map((r) => r.contactCount)).toEqual([250, 50]);
+    expect(requests.flatMap((r) => r.body.contacts)).toEqual(expected);
+  });
+
   it('keeps its own memory one request large when it detaches after every batch', () => {
     const packer = new RequestPacker(DEFAULT_PACKING_LIMITS, () => undefined);
     const contact = new TextEncoder().encode(`${JSON.stringify({ email: 'someone@example.com' })},`);
