@@ -182,8 +182,7 @@ export async function prepareSegments(
       }
       pipeline.acceptBatch(batch);
       // The batch's memory goes back to its worker thread once staging no longer reads it.
-      pipeline.release(batch.json.buffer);
-      pool.recycle(batch);
+      pool.recycle(batch, (json) => pipeline.release(json));
       if (batch.error) {
         const { line, detail } = batch.error;
         throw new InputFileError(job.file, detail, line === undefined ? {} : { line });

@@ -206,12 +206,15 @@ export class RowPreparerPool {
 
   /**
    * Hands a batch's memory back for later chunks. The caller must no longer read the batch (nor anything
-   * made from its arrays without a copy). Batches prepared inline or sent in messages have no shared memory
-   * and are ignored; a batch never recycled keeps its set (see `MAX_SETS_PER_WORKER`).
+   * made from its arrays without a copy); `release` is called first with the batch's JSON buffer when that
+   * memory is about to be reused, for whatever still reads from it to copy what it needs. Batches prepared
+   * inline or sent in messages have no shared memory and are ignored; a batch never recycled keeps its set
+   * (see `MAX_SETS_PER_WORKER`).
    */
-  recycle(batch: RowBatch): void {
+  recycle(batch: RowBatch, release?: (json: ArrayBufferLike) => void): void {
     const owner = this.owners.get(batch);
     if (!owner) return;
+    release?.(batch.json.buffer);
     this.owners.delete(batch);
     owner.worker.free.push(owner.set);
   }

@@ -129,7 +129,7 @@ export class SliceUploader {
   /**
    * Starts queued uploads; waits until at most `queued` slices wait and at most `limit` are in flight
    * (`drain(0)`: all done), and until the slices waiting or being written hold at most
-   * `maxBytes` (a slice is ~2 MB, but up to 50 × 400 KB when contacts are huge). Letting a few
+   * `maxBytes` (a slice is ~2 MB, but up to `requestsPerSlice` × 400 KB when contacts are huge). Letting a few
    * slices wait absorbs bursts instead of stalling the parse each time the uploads are momentarily behind.
    */
   async drain(limit = this.concurrency, queued = this.concurrency): Promise<void> {

@@ -49,16 +49,34 @@ function content(batch: RowBatch) {
   };
 }
 
-/** The same chunks prepared inline (no threads, no shared memory): what every batch must equal. */
-async function inline(jobs: ChunkJob[]) {
-  const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 0);
-  const out = [];
+/**
+ * Prepares `jobs` one at a time (each submitted once the one before is taken); returns each batch with its
+ * content as it came, and recycles it after reading when `recycle`.
+ */
+async function oneAtATime(pool: RowPreparerPool, jobs: ChunkJob[], recycle: boolean) {
+  const out: { batch: RowBatch; content: ReturnType<typeof content> }[] = [];
   for (const job of jobs) {
     pool.submit(job, 1);
-    out.push(content((await pool.next()).batch));
+    const { batch } = await pool.next();
+    out.push({ batch, content: content(batch) });
+    if (recycle) pool.recycle(batch);
   }
-  await pool.close();
   return out;
+}
+
+/** Runs `use` with a pool of `threads` worker threads, closed afterwards. */
+async function withPool<T>(threads: number, use: (pool: RowPreparerPool) => Promise<T>): Promise<T> {
+  const pool = new RowPreparerPool(options, Snapshot.empty().lookup, threads);
+  try {
+    return await use(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The same chunks prepared inline (no threads, no shared memory): what every batch must equal. */
+async function inline(jobs: ChunkJob[]) {
+  return (await withPool(0, (pool) => oneAtATime(pool, jobs, false))).map((b) => b.content);
 }
 
 describe('RowPreparerPool shared buffer sets', () => {
@@ -66,12 +84,16 @@ describe('RowPreparerPool shared buffer sets', () => {
     expect(workerScript(), 'run `npm run build` first').toBeDefined();
     const jobs = Array.from({ length: 14 }, (_, k) => chunk(k * 500, 500));
     const expected = await inline(jobs);
-    const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 1);
-    try {
+    await withPool(1, async (pool) => {
       // The first chunk is prepared inline (no thread for a one-chunk input), the second on the thread.
       pool.submit(jobs[0]!, 1);
       pool.submit(jobs[1]!, 1);
-      expect(content((await pool.next()).batch)).toEqual(expected[0]);
+      const { batch: first } = await pool.next();
+      expect(content(first)).toEqual(expected[0]);
+      // Its own arrays: nothing to release or reuse.
+      const released: ArrayBufferLike[] = [];
+      pool.recycle(first, (json) => released.push(json));
+      expect(released).toEqual([]);
       const kept = (await pool.next()).batch;
       expect(kept.json.buffer).toBeInstanceOf(SharedArrayBuffer);
       const keptContent = content(kept);
@@ -87,9 +109,11 @@ describe('RowPreparerPool shared buffer sets', () => {
         expect(content(batch)).toEqual(expected[k - 1]);
         for (const key of ['ints', 'bytes', 'json'] as const)
           expect(batch[key].buffer).not.toBe(kept[key].buffer);
-        pool.recycle(batch);
+        pool.recycle(batch, (json) => released.push(json));
         later.push(batch);
       }
+      // Each shared batch's JSON buffer was released before its memory went back.
+      expect(released).toEqual(later.map((b) => b.json.buffer));
       const { batch: last } = await pool.next();
       expect(content(last)).toEqual(expected[12]);
       expect(content(kept)).toEqual(keptContent);
@@ -103,9 +127,7 @@ describe('RowPreparerPool shared buffer sets', () => {
       const { batch: reused } = await pool.next();
       expect(content(reused)).toEqual(expected[13]);
       expect(reused.json.buffer).toBe(kept.json.buffer);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it('grows buffers a batch outgrows and a chunk too large for its set, and keeps using them', async () => {
@@ -120,51 +142,35 @@ describe('RowPreparerPool shared buffer sets', () => {
       chunk(27_000, 300, true),
     ];
     const expected = await inline(jobs);
-    const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 1);
-    try {
-      const batches: RowBatch[] = [];
-      for (const job of jobs) {
-        pool.submit(job, 1);
-        const { batch } = await pool.next();
-        batches.push(batch);
-        expect(content(batch)).toEqual(expected[batches.length - 1]);
-        pool.recycle(batch);
-      }
+    await withPool(1, async (pool) => {
+      const prepared = await oneAtATime(pool, jobs, true);
+      expect(prepared.map((b) => b.content)).toEqual(expected);
       // One set, reused each time: its JSON buffer was replaced once (grown), then kept.
-      const threaded = batches.slice(1);
+      const threaded = prepared.slice(1).map((b) => b.batch);
       expect(new Set(threaded.map((b) => b.json.buffer)).size).toBe(2);
       expect(threaded.at(-1)!.json.buffer).toBe(threaded[1]!.json.buffer);
       expect(threaded[1]!.json.buffer.byteLength).toBeGreaterThan(threaded[0]!.json.buffer.byteLength);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it('falls back to copies in messages for a caller that never recycles', async () => {
     const jobs = Array.from({ length: 22 }, (_, k) => chunk(k * 100, 100));
     const expected = await inline(jobs);
-    const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 1);
-    try {
-      const batches: RowBatch[] = [];
-      for (const job of jobs) {
-        pool.submit(job, 1);
-        batches.push((await pool.next()).batch);
-      }
-      expect(batches.map(content)).toEqual(expected);
+    await withPool(1, async (pool) => {
+      const prepared = await oneAtATime(pool, jobs, false);
+      expect(prepared.map((b) => b.content)).toEqual(expected);
       // After 16 sets the chunks travel in messages and the batches in transferred arrays.
+      const batches = prepared.map((b) => b.batch);
       const shared = batches.filter((b) => b.json.buffer instanceof SharedArrayBuffer);
       expect(shared).toHaveLength(16);
       expect(batches.at(-1)!.json.buffer).not.toBeInstanceOf(SharedArrayBuffer);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it('spreads chunks over two threads, each with its own sets, with the same batches', async () => {
     const jobs = Array.from({ length: 12 }, (_, k) => chunk(k * 700, 700));
     const expected = await inline(jobs);
-    const pool = new RowPreparerPool(options, Snapshot.empty().lookup, 2);
-    try {
+    await withPool(2, async (pool) => {
       const out = [];
       let submitted = 0;
       while (submitted < 4) pool.submit(jobs[submitted++]!, 1);
@@ -176,8 +182,6 @@ describe('RowPreparerPool shared buffer sets', () => {
       }
       expect(out).toEqual(expected);
       expect(pool.threadedChunks).toBe(11);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 });
