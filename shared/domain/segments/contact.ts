@@ -13,6 +13,7 @@
  * name, last name, phone and each tag (RFC 5321 caps a usable address at 254; 255 is the common VARCHAR
  * ceiling such fields are stored in); custom field values are only bounded by the request size.
  */
+import { finalMix, type Hash64, MUL1, MUL2, SEED1, SEED2 } from './hash64';
 
 /** Longest email, name, phone or tag accepted (characters). */
 export const MAX_FIELD_LENGTH = 255;
@@ -148,6 +149,49 @@ export function emailProblem(email: string): string | undefined {
   if (emptyLabel) return 'the domain has an empty label';
   if (!isTopLevel(email, lastDot + 1)) return 'the domain does not end in "." and two or more letters';
   return undefined;
+}
+
+/** 1 for the code units below U+0300 that `toLowerCase` leaves as they are (context-free below U+0300). */
+const LOWER_CASE = new Uint8Array(0x300);
+for (let c = 0; c < 0x300; c++)
+  LOWER_CASE[c] = String.fromCharCode(c).toLowerCase() === String.fromCharCode(c) ? 1 : 0;
+
+/**
+ * True when `email` is already what `normaliseEmail` makes of it and `emailProblem` finds nothing wrong,
+ * decided in one scan that also hashes it (`hash64`, into `out`). Only for lower-case text below U+0300
+ * without controls or spaces (which trim, NFC and toLowerCase leave as it is) — the common address; any
+ * other gives false, valid or not, and the caller takes the general path (normaliseEmail, emailProblem,
+ * hash64), which decides it.
+ */
+export function plainEmailHash(email: string, out: Hash64): boolean {
+  const n = email.length;
+  if (n === 0 || n > MAX_FIELD_LENGTH) return false;
+  let h1 = SEED1;
+  let h2 = SEED2;
+  let at = -1;
+  let lastDot = -1;
+  for (let i = 0; i < n; i++) {
+    const c = email.charCodeAt(i);
+    // Upper case or space (normaliseEmail would change it), a control character (invalid), or from U+0300
+    // on (NFC might change it): the general path decides.
+    if (c <= 0x20 || (c >= 0x41 && c <= 0x5a)) return false;
+    if (c >= 0x7f && (c <= 0xa0 || c >= 0x300 || LOWER_CASE[c] !== 1)) return false;
+    if (c === 0x40) {
+      if (at !== -1) return false;
+      at = i;
+    } else if (c === 0x2e) {
+      if (at !== -1) {
+        // An empty domain label (right after the @ or another dot, or at the end).
+        if (i === at + 1 || i === lastDot + 1 || i === n - 1) return false;
+        lastDot = i;
+      }
+    } else if (FORBIDDEN_ASCII[c] === 1) return false;
+    h1 = Math.imul(h1 ^ c, MUL1);
+    h2 = Math.imul(h2 ^ c, MUL2);
+  }
+  if (at <= 0 || lastDot === -1 || !isTopLevel(email, lastDot + 1)) return false;
+  finalMix(h1, h2, out);
+  return true;
 }
 
 /** The bulk_import contact object (keys in a fixed order, empty values omitted so they never blank out data). */

@@ -15,20 +15,30 @@ export interface Hash64 {
   lo: number;
 }
 
+/**
+ * The two lanes' seeds and per-code-unit multipliers (`h = Math.imul(h ^ unit, MUL)`), exported for callers
+ * that fuse hashing into another pass over the same text (rowPreparer.ts); `hash64` and `Hasher64` are the
+ * definition.
+ */
+export const SEED1 = 0xdeadbeef;
+export const SEED2 = 0x41c6ce57;
+export const MUL1 = 2654435761;
+export const MUL2 = 1597334677;
+
 /** Hashes `text` (its UTF-16 code units) into 64 bits; `out` is reused to avoid allocation. */
 export function hash64(text: string, out: Hash64 = { hi: 0, lo: 0 }): Hash64 {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
+  let h1 = SEED1;
+  let h2 = SEED2;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
+    h1 = Math.imul(h1 ^ ch, MUL1);
+    h2 = Math.imul(h2 ^ ch, MUL2);
   }
   return finalMix(h1, h2, out);
 }
 
 /** The avalanche step both hashes end with, written into `out`. */
-function finalMix(h1: number, h2: number, out: Hash64): Hash64 {
+export function finalMix(h1: number, h2: number, out: Hash64): Hash64 {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
@@ -38,15 +48,18 @@ function finalMix(h1: number, h2: number, out: Hash64): Hash64 {
   return out;
 }
 
+/** The code unit `Hasher64.update` mixes in after each text. */
+export const SEPARATOR = 1;
+
 /** A 64-bit hash over several strings (each followed by a separator), with no concatenation. */
 export class Hasher64 {
-  private h1 = 0xdeadbeef;
-  private h2 = 0x41c6ce57;
+  private h1 = SEED1;
+  private h2 = SEED2;
 
   /** Starts over. */
   reset(): this {
-    this.h1 = 0xdeadbeef;
-    this.h2 = 0x41c6ce57;
+    this.h1 = SEED1;
+    this.h2 = SEED2;
     return this;
   }
 
@@ -56,11 +69,11 @@ export class Hasher64 {
     let h2 = this.h2;
     for (let i = 0; i < text.length; i++) {
       const ch = text.charCodeAt(i);
-      h1 = Math.imul(h1 ^ ch, 2654435761);
-      h2 = Math.imul(h2 ^ ch, 1597334677);
+      h1 = Math.imul(h1 ^ ch, MUL1);
+      h2 = Math.imul(h2 ^ ch, MUL2);
     }
-    this.h1 = Math.imul(h1 ^ 1, 2654435761);
-    this.h2 = Math.imul(h2 ^ 1, 1597334677);
+    this.h1 = Math.imul(h1 ^ SEPARATOR, MUL1);
+    this.h2 = Math.imul(h2 ^ SEPARATOR, MUL2);
     return this;
   }
 

@@ -132,8 +132,10 @@ const utf8 = new TextEncoder();
  * object per row. This runs for every contact sent (a million on a first run).
  */
 export class BulkContactEncoder {
-  private readonly fieldHeads: Uint8Array[];
-  private readonly tail: Uint8Array;
+  /** `{"id":<id>,"value":` per field id. */
+  readonly fieldHeads: Uint8Array[];
+  /** `,"subscribe":[{"listid":<id>}]}`. */
+  readonly tail: Uint8Array;
 
   constructor(listId: number, fieldIds: readonly number[]) {
     this.fieldHeads = fieldIds.map((id) => utf8.encode(`{"id":${id},"value":`));
@@ -185,15 +187,15 @@ export class BulkContactEncoder {
   }
 }
 
-const EMAIL_KEY = utf8.encode('{"email":');
-const FIRST_NAME_KEY = utf8.encode(',"first_name":');
-const LAST_NAME_KEY = utf8.encode(',"last_name":');
-const PHONE_KEY = utf8.encode(',"phone":');
-const TAGS_KEY = utf8.encode(',"tags":[');
-const COMMA = utf8.encode(',');
-const CLOSE_ARRAY = utf8.encode(']');
-const FIELDS_KEY = utf8.encode(',"fields":[');
+export const EMAIL_KEY = utf8.encode('{"email":');
+export const FIRST_NAME_KEY = utf8.encode(',"first_name":');
+export const LAST_NAME_KEY = utf8.encode(',"last_name":');
+export const PHONE_KEY = utf8.encode(',"phone":');
+export const TAGS_KEY = utf8.encode(',"tags":[');
+export const COMMA = utf8.encode(',');
+export const CLOSE_ARRAY = utf8.encode(']');
+export const FIELDS_KEY = utf8.encode(',"fields":[');
 /** Closes the previous field object and separates the next. */
-const FIELD_SEPARATOR = utf8.encode('},');
+export const FIELD_SEPARATOR = utf8.encode('},');
 /** Closes the last field object and the array. */
-const CLOSE_FIELDS = utf8.encode('}]');
+export const CLOSE_FIELDS = utf8.encode('}]');

@@ -11,11 +11,31 @@ import { TextDecoder } from 'node:util';
 
 import { InputFileError } from '../../errors';
 import type { CsvFormat } from './cdmModel';
-import { emailProblem, MAX_FIELD_LENGTH, normaliseEmail, normaliseName, normaliseText } from './contact';
+import {
+  emailProblem,
+  MAX_FIELD_LENGTH,
+  normaliseEmail,
+  normaliseName,
+  normaliseText,
+  plainEmailHash,
+} from './contact';
 import { type CsvDialect, type CsvRecordSink, CsvTokenizer } from './csvTokenizer';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
-import { type Hash64, hash64, Hasher64 } from './hash64';
-import { BulkContactEncoder, JsonBuffer } from './jsonBuffer';
+import { finalMix, type Hash64, hash64, Hasher64, MUL1, MUL2, SEED1, SEED2, SEPARATOR } from './hash64';
+import {
+  BulkContactEncoder,
+  CLOSE_ARRAY,
+  CLOSE_FIELDS,
+  COMMA,
+  EMAIL_KEY,
+  FIELD_SEPARATOR,
+  FIELDS_KEY,
+  FIRST_NAME_KEY,
+  JsonBuffer,
+  LAST_NAME_KEY,
+  PHONE_KEY,
+  TAGS_KEY,
+} from './jsonBuffer';
 import type { RejectReason } from './rejectedRows';
 import { largestContactBytes, type PackingLimits } from './requestPacker';
 
@@ -149,6 +169,146 @@ function copyInto(
 export const COLLISION_DETAIL =
   'another email of this export has the same 64-bit hash, so the two cannot be told apart; not exported (please report this)';
 
+/** Fixed tags the plain path writes as they are (`plainValue` without the name rule, at most 255). */
+const PLAIN_TAG = /^(?=.{1,255}$)[!#-[\]-~](?:[ !#-[\]-~]*[!#-[\]-~])?$/;
+
+/** What `Hasher64.update('\u0002')` mixes in between the tags and the custom fields. */
+const TAGS_END = '\u0002';
+
+/** The plain path's content hash lanes (`Hasher64`'s), module state so a value's scan need not return them. */
+let lane1 = SEED1;
+let lane2 = SEED2;
+
+/** `Hasher64.update(text)` on the lanes. */
+function mix(text: string): void {
+  let h1 = lane1;
+  let h2 = lane2;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, MUL1);
+    h2 = Math.imul(h2 ^ c, MUL2);
+  }
+  lane1 = Math.imul(h1 ^ SEPARATOR, MUL1);
+  lane2 = Math.imul(h2 ^ SEPARATOR, MUL2);
+}
+
+/**
+ * One scan of a "plain" value, which normaliseText / normaliseName leave as it is and JSON.stringify writes
+ * without escapes: no control character, `"`, `\\`, NBSP or other Unicode space, no lone surrogate, no space
+ * at either end, for a name no two spaces in a row, and NFC already (checked with `normalize` only when a
+ * code unit is U+0300 or above: below that every string is NFC). Mixes it into the lanes (`mix`) and,
+ * unless empty, writes it at `p` as a JSON string (UTF-8). Returns the position after it, or -1 when the
+ * value is not plain (bytes written then do not count).
+ */
+function plainValue(value: string, name: boolean, bytes: Uint8Array, p: number): number {
+  const n = value.length;
+  let h1 = lane1;
+  let h2 = lane2;
+  if (n !== 0) {
+    if (value.charCodeAt(0) === 0x20 || value.charCodeAt(n - 1) === 0x20) return -1;
+    bytes[p++] = 0x22;
+    let space = false;
+    let combining = false;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 0x80) {
+        if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x7f) return -1;
+        if (c === 0x20) {
+          if (space && name) return -1;
+          space = true;
+        } else space = false;
+        bytes[p++] = c;
+      } else if (c < 0x800) {
+        // C1 controls and NBSP (trimmed, collapsed) are left to the general path.
+        if (c <= 0xa0) return -1;
+        if (c >= 0x300) combining = true;
+        space = false;
+        bytes[p++] = 0xc0 | (c >> 6);
+        bytes[p++] = 0x80 | (c & 0x3f);
+      } else {
+        if ((c >= 0xd800 && c <= 0xdfff) || isWideSpace(c)) return -1;
+        combining = true;
+        space = false;
+        bytes[p++] = 0xe0 | (c >> 12);
+        bytes[p++] = 0x80 | ((c >> 6) & 0x3f);
+        bytes[p++] = 0x80 | (c & 0x3f);
+      }
+      h1 = Math.imul(h1 ^ c, MUL1);
+      h2 = Math.imul(h2 ^ c, MUL2);
+    }
+    if (combining && value.normalize('NFC') !== value) return -1;
+    bytes[p++] = 0x22;
+  }
+  lane1 = Math.imul(h1 ^ SEPARATOR, MUL1);
+  lane2 = Math.imul(h2 ^ SEPARATOR, MUL2);
+  return p;
+}
+
+/** The JS whitespace (`\\s`, what `trim` removes) from U+0800 on: Zs, BOM, line and paragraph separators. */
+function isWideSpace(c: number): boolean {
+  return (
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** Writes `text` (code units below U+0800 only) at `p` as UTF-8; returns the position after it. */
+function putText(bytes: Uint8Array, p: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes[p++] = c;
+    else {
+      bytes[p++] = 0xc0 | (c >> 6);
+      bytes[p++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return p;
+}
+
+/** Copies `piece` to `bytes` at `p`; returns the position after it. */
+function put(bytes: Uint8Array, p: number, piece: Uint8Array): number {
+  for (let i = 0; i < piece.length; i++) bytes[p++] = piece[i]!;
+  return p;
+}
+
+/** Adds a contact's row (see the slot constants). */
+function writeRow(
+  out: RowBatchWriter,
+  unchanged: boolean,
+  line: number,
+  hi: number,
+  lo: number,
+  chi: number,
+  clo: number,
+  at: number,
+  start: number,
+  emailEnd: number,
+  rawEnd: number,
+  jsonStart: number,
+  jsonEnd: number,
+): void {
+  const r = out.row();
+  const ints = out.ints;
+  ints[r + KIND] = unchanged ? ROW_CONTACT | ROW_UNCHANGED : ROW_CONTACT;
+  ints[r + LINE] = line;
+  ints[r + EMAIL_HI] = hi;
+  ints[r + EMAIL_LO] = lo;
+  ints[r + CONTENT_HI] = chi;
+  ints[r + CONTENT_LO] = clo;
+  ints[r + PREVIOUS] = at;
+  ints[r + START] = start;
+  ints[r + EMAIL_END] = emailEnd;
+  ints[r + RAW_END] = rawEnd;
+  ints[r + JSON_START] = jsonStart;
+  ints[r + JSON_END] = jsonEnd;
+}
+
 /** What a row preparer needs to know (plain data: it is sent to worker threads). */
 export interface RowPreparerOptions {
   mapping: ExportMapping;
@@ -180,6 +340,14 @@ export class RowPreparer {
 
   /** The most JSON bytes a contact may have to fit in a request on its own. */
   private readonly largestContact: number;
+  /**
+   * Rows may take the plain path (`preparePlain`): no tag column, and fixed tags it can write as they are.
+   * Tests turn it off to compare it with the general path.
+   */
+  plainRows = true;
+  private plain = false;
+  /** JSON bytes of a contact besides its values and their quotes, at most (`json.reserve` per row). */
+  private literalBytes = 0;
 
   constructor(
     private readonly options: RowPreparerOptions,
@@ -198,12 +366,29 @@ export class RowPreparer {
       this.options.listId,
       columns.fields.map((f) => f.fieldId),
     );
+    const fixed = this.options.mapping.tags.fixed;
+    this.plain = columns.tags === -1 && fixed.every((tag) => PLAIN_TAG.test(tag));
+    const pieces: Uint8Array[] = [EMAIL_KEY, FIRST_NAME_KEY, LAST_NAME_KEY, PHONE_KEY, TAGS_KEY, CLOSE_ARRAY];
+    pieces.push(FIELDS_KEY, CLOSE_FIELDS, ...this.encoder.fieldHeads, this.encoder.tail);
+    this.literalBytes =
+      pieces.reduce((n, piece) => n + piece.length, 0) +
+      FIELD_SEPARATOR.length * columns.fields.length +
+      fixed.reduce((n, tag) => n + tag.length + 3, 0) +
+      // Quotes of the email, names, phone and field values.
+      2 * (4 + columns.fields.length);
   }
 
   /** Prepares one data record starting at physical line `line` into `out`. */
   prepare(fields: readonly string[], line: number, out: RowBatchWriter): void {
     const columns = this.columns;
     if (!columns) throw new Error('prepare() before begin()');
+    if (
+      fields.length === columns.width &&
+      this.plain &&
+      this.plainRows &&
+      this.preparePlain(fields, line, out)
+    )
+      return;
     const rawEmail = fields[columns.email] ?? '';
     if (fields.length !== columns.width) {
       // The person is still in the segment even though the row cannot be used: hold every address in it
@@ -271,20 +456,99 @@ export class RowPreparer {
     }
     const jsonEnd = json.pos;
     if (jsonEnd > jsonStart) json.ascii(',');
-    const r = out.row();
-    const ints = out.ints;
-    ints[r + KIND] = unchanged ? ROW_CONTACT | ROW_UNCHANGED : ROW_CONTACT;
-    ints[r + LINE] = line;
-    ints[r + EMAIL_HI] = hi;
-    ints[r + EMAIL_LO] = lo;
-    ints[r + CONTENT_HI] = chi;
-    ints[r + CONTENT_LO] = clo;
-    ints[r + PREVIOUS] = at;
-    ints[r + START] = start;
-    ints[r + EMAIL_END] = emailEnd;
-    ints[r + RAW_END] = rawEnd;
-    ints[r + JSON_START] = jsonStart;
-    ints[r + JSON_END] = jsonEnd;
+    writeRow(out, unchanged, line, hi, lo, chi, clo, at, start, emailEnd, rawEnd, jsonStart, jsonEnd);
+  }
+
+  /**
+   * The common row in one scan per value: a valid email as normalised already, and values that no
+   * normaliser changes and JSON writes verbatim (`plainValue`). Each value is checked, hashed into the
+   * content hash and written as JSON in that scan, instead of the general path's separate normalise,
+   * hash and encode passes. Returns false, having added nothing, for any other row (and for rows the
+   * general path rejects), which `prepare` then prepares the general way; for every row it accepts, the
+   * result is the general path's, byte for byte (test/unit/domain/segments/rowPreparer.test.ts compares
+   * the two).
+   */
+  private preparePlain(fields: readonly string[], line: number, out: RowBatchWriter): boolean {
+    const columns = this.columns!;
+    const email = fields[columns.email]!;
+    const emailHash = this.emailHash;
+    if (!plainEmailHash(email, emailHash)) return false;
+    const { hi, lo } = emailHash;
+    const previous = this.previous;
+    const at = previous.find(hi, lo);
+    if (at !== -1 && !previous.sameEmail(at, email)) return false;
+    const firstName = columns.firstName === -1 ? '' : fields[columns.firstName]!;
+    const lastName = columns.lastName === -1 ? '' : fields[columns.lastName]!;
+    const phone = columns.phone === -1 ? '' : fields[columns.phone]!;
+    if (firstName.length > MAX_FIELD_LENGTH || lastName.length > MAX_FIELD_LENGTH) return false;
+    if (phone.length > MAX_FIELD_LENGTH) return false;
+    const fieldColumns = columns.fields;
+    const values = this.values;
+    let valueBytes = email.length + firstName.length + lastName.length + phone.length;
+    for (let i = 0; i < fieldColumns.length; i++) valueBytes += fields[fieldColumns[i]!.index]!.length;
+
+    // Written as the contact's JSON when it is sent; else only scanned (written past `json.pos`, not kept).
+    const json = out.json;
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    json.reserve(3 * valueBytes + this.literalBytes);
+    const bytes = json.bytes;
+    const jsonStart = json.pos;
+    let p = put(bytes, jsonStart, EMAIL_KEY);
+    bytes[p++] = 0x22;
+    p = putText(bytes, p, email);
+    bytes[p++] = 0x22;
+    lane1 = SEED1;
+    lane2 = SEED2;
+    if (firstName !== '') p = put(bytes, p, FIRST_NAME_KEY);
+    p = plainValue(firstName, true, bytes, p);
+    if (p < 0) return false;
+    if (lastName !== '') p = put(bytes, p, LAST_NAME_KEY);
+    p = plainValue(lastName, true, bytes, p);
+    if (p < 0) return false;
+    if (phone !== '') p = put(bytes, p, PHONE_KEY);
+    p = plainValue(phone, false, bytes, p);
+    if (p < 0) return false;
+    const tags = this.options.mapping.tags.fixed;
+    if (tags.length) {
+      p = put(bytes, p, TAGS_KEY);
+      for (let i = 0; i < tags.length; i++) {
+        if (i) p = put(bytes, p, COMMA);
+        p = plainValue(tags[i]!, false, bytes, p);
+      }
+      p = put(bytes, p, CLOSE_ARRAY);
+    }
+    mix(TAGS_END);
+    const fieldHeads = this.encoder!.fieldHeads;
+    let sent = 0;
+    for (let i = 0; i < fieldColumns.length; i++) {
+      const value = fields[fieldColumns[i]!.index]!;
+      values[i] = value;
+      // Empty custom values are neither sent nor hashed (as in `prepare`).
+      if (value === '') continue;
+      p = put(bytes, p, sent++ ? FIELD_SEPARATOR : FIELDS_KEY);
+      p = put(bytes, p, fieldHeads[i]!);
+      mix(this.fieldIdText(fieldColumns[i]!.fieldId));
+      p = plainValue(value, false, bytes, p);
+      if (p < 0) return false;
+    }
+    if (sent) p = put(bytes, p, CLOSE_FIELDS);
+    p = put(bytes, p, this.encoder!.tail);
+    mix(this.listIdText);
+    const { hi: chi, lo: clo } = finalMix(lane1, lane2, this.contentHash);
+
+    const unchanged = at !== -1 && previous.sameContent(at, chi, clo);
+    const send = this.options.fullResync || !unchanged;
+    // Too large for a request: the general path rejects it with the size.
+    if (send && p - jsonStart > this.largestContact) return false;
+    const jsonEnd = send ? p : jsonStart;
+    json.pos = jsonEnd;
+    if (send) json.ascii(',');
+    const text = out.out;
+    const start = text.pos;
+    if (at === -1) text.text(email);
+    const emailEnd = text.pos;
+    writeRow(out, unchanged, line, hi, lo, chi, clo, at, start, emailEnd, emailEnd, jsonStart, jsonEnd);
+    return true;
   }
 
   private fieldIdText(id: number): string {
