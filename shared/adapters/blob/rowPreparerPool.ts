@@ -25,6 +25,7 @@ import {
   prepareChunk,
   ROW_INTS,
   type RowBatch,
+  rowBatch,
   RowBatchWriter,
   RowPreparer,
   type RowPreparerOptions,
@@ -275,14 +276,17 @@ export class RowPreparerPool {
         resolve: (reply) => {
           chosen.busy--;
           if (reply.batch) return resolve(reply.batch);
-          const { lengths, grown, ...rest } = reply.shared!;
+          const { lengths, grown, rows, lineBreaks, notes, error } = reply.shared!;
           const buffers = Object.assign(set!.buffers, grown);
-          const batch: RowBatch = {
-            ...rest,
-            ints: new Int32Array(buffers.ints, 0, lengths[0]),
-            bytes: new Uint8Array(buffers.bytes, 0, lengths[1]),
-            json: new Uint8Array(buffers.json, 0, lengths[2]),
-          };
+          const batch = rowBatch(
+            rows,
+            lineBreaks,
+            new Int32Array(buffers.ints, 0, lengths[0]),
+            new Uint8Array(buffers.bytes, 0, lengths[1]),
+            new Uint8Array(buffers.json, 0, lengths[2]),
+            notes,
+            error,
+          );
           this.owners.set(batch, { worker: chosen, set: set! });
           resolve(batch);
         },

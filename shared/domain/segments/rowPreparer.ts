@@ -136,20 +136,38 @@ export class RowBatchWriter {
     const ints = this.ints.subarray(0, this.rows * ROW_INTS);
     const bytes = this.out.bytes.subarray(0, this.out.pos);
     const json = this.json.bytes.subarray(0, this.json.pos);
-    const batch: RowBatch = {
-      rows: this.rows,
+    const batch = rowBatch(
+      this.rows,
       lineBreaks,
-      ints: into ? new Int32Array(copyInto(into, 'ints', ints), 0, ints.length) : ints.slice(),
-      bytes: into ? new Uint8Array(copyInto(into, 'bytes', bytes), 0, bytes.length) : bytes.slice(),
-      json: into ? new Uint8Array(copyInto(into, 'json', json), 0, json.length) : json.slice(),
-      notes: this.notes,
-    };
+      into ? new Int32Array(copyInto(into, 'ints', ints), 0, ints.length) : ints.slice(),
+      into ? new Uint8Array(copyInto(into, 'bytes', bytes), 0, bytes.length) : bytes.slice(),
+      into ? new Uint8Array(copyInto(into, 'json', json), 0, json.length) : json.slice(),
+      this.notes,
+      undefined,
+    );
     this.rows = 0;
     this.out.pos = 0;
     this.json.pos = 0;
     this.notes = [];
     return batch;
   }
+}
+
+/**
+ * A batch object, always with the same properties in the same order (`error` too, undefined when none), so
+ * the thread that accepts batches sees one object shape whether a batch was prepared inline, copied or in
+ * shared memory (a second shape deoptimised `SegmentPipeline.acceptBatch`, the hottest loop there).
+ */
+export function rowBatch(
+  rows: number,
+  lineBreaks: number,
+  ints: Int32Array,
+  bytes: Uint8Array,
+  json: Uint8Array,
+  notes: RowNote[],
+  error: RowBatch['error'],
+): RowBatch {
+  return { rows, lineBreaks, ints, bytes, json, notes, error };
 }
 
 /** Copies `data` to the start of `into[key]`, first replacing that buffer when it is too small. */
@@ -377,6 +395,19 @@ export class RowPreparer {
       // Quotes of the email, names, phone and field values.
       2 * (4 + columns.fields.length);
   }
+
+  /**
+   * `(fields, line) => this.prepare(fields, line, out)`, the same function for every chunk written to `out`
+   * (a new closure per chunk made the tokenizer's optimised code deoptimise: "wrong call target").
+   */
+  sinkInto(out: RowBatchWriter): CsvRecordSink {
+    if (this.sink?.out !== out) {
+      this.sink = { out, record: (fields, line) => this.prepare(fields, line, out) };
+    }
+    return this.sink.record;
+  }
+
+  private sink: { out: RowBatchWriter; record: CsvRecordSink } | undefined;
 
   /** Prepares one data record starting at physical line `line` into `out`. */
   prepare(fields: readonly string[], line: number, out: RowBatchWriter): void {
@@ -606,7 +637,8 @@ export class RowPreparer {
     const r = out.row();
     out.ints[r + KIND] = ROW_REJECTED;
     out.ints[r + LINE] = line;
-    out.notes.push(held?.length ? { reason, detail, rawEmail, held } : { reason, detail, rawEmail });
+    // One shape for every note (`held` undefined when none), as for batches.
+    out.notes.push({ reason, detail, rawEmail, held: held?.length ? held : undefined });
   }
 }
 
@@ -638,7 +670,7 @@ export function prepareChunk(
 ): RowBatch {
   preparer.begin(job.columns);
   const tokenizer = new CsvTokenizer(job.file, job.dialect);
-  const record: CsvRecordSink = (fields, line) => preparer.prepare(fields, line, out);
+  const record = preparer.sinkInto(out);
   try {
     tokenizer.push(decodeWhole(job.bytes, job.encoding, job.file, tokenizer, job.complete), record);
     if (!job.complete) {
