@@ -167,6 +167,8 @@ export async function prepareSegments(
   // Chunks are prepared ahead (on threads) and accepted strictly in file order.
   const ahead = Math.max(2, threads * 2);
   let acceptingFile: string | undefined;
+  // Each file's first chunk is the sample its size is judged by (`SegmentPipeline.expect`).
+  let sample: { file: string; fileBytes: number; bytes: number } | undefined;
   const backpressure = async () => {
     await rejected.drain();
     await uploads.drain();
@@ -181,6 +183,10 @@ export async function prepareSegments(
         pipeline.beginFile(job.file);
       }
       pipeline.acceptBatch(batch);
+      if (sample?.file === job.file) {
+        pipeline.expect(sample.fileBytes - sample.bytes, batch, sample.bytes);
+        sample = undefined;
+      }
       // The batch's memory goes back to its worker thread once staging no longer reads it.
       pool.recycle(batch, (json) => pipeline.release(json));
       if (batch.error) {
@@ -203,7 +209,10 @@ export async function prepareSegments(
       for (const partition of segment.partitions) {
         const file = partition.blobName;
         let columns: ColumnIndexes | undefined;
+        let fileBytes = 0;
+        let chunks = 0;
         const reading = readPartition(deps.segmentContainer, file, partition.format, {
+          size: (bytes) => (fileBytes = bytes),
           columns: async (names, mode) => {
             columns = resolveColumns(input.mapping, names, file);
             if (mode === 'records') {
@@ -219,6 +228,7 @@ export async function prepareSegments(
             : {
                 chunkBytes: deps.chunkBytes,
                 chunk: async ({ line, ...chunk }) => {
+                  if (chunks++ === 0) sample = { file, fileBytes, bytes: chunk.bytes.length };
                   pool.submit({ file, columns: columns!, dialect: partition.format.dialect, ...chunk }, line);
                   while (pool.pending >= ahead) await acceptNext();
                 },

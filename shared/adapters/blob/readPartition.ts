@@ -46,6 +46,8 @@ export interface PartitionHandlers {
   chunkBytes?: number;
   /** Awaited after each decoded chunk (records mode): where callers apply backpressure (e.g. uploads in flight). */
   afterChunk?(): Promise<void>;
+  /** Called once, first, with the blob's stored size in bytes (gzipped, for a gzipped file). */
+  size?(bytes: number): void;
 }
 
 // Signatures of files that are certainly not CSV text (magic numbers from their format specifications).
@@ -78,6 +80,7 @@ export async function readPartition(
   const download = await container.getBlobClient(blobName).download(0);
   const body = download.readableStreamBody;
   if (!body) throw new InputFileError(blobName, 'has no content stream');
+  handlers.size?.(download.contentLength ?? 0);
   const parts = decompressed(body, blobName);
   try {
     const first = await parts.next();

@@ -77,12 +77,18 @@ export class HashIndex {
     }
   }
 
-  private grow(): void {
+  /** Makes room for `keys` keys in all without growing again (one rehash now instead of several later). */
+  reserve(keys: number): void {
+    let capacity = this.mask + 1;
+    while (capacity < keys * 2) capacity *= 2;
+    if (capacity > this.mask + 1) this.grow(capacity);
+  }
+
+  private grow(capacity = (this.mask + 1) * 2): void {
     const old = this.slots;
-    const capacity = (this.mask + 1) * 2;
     this.slots = new Int32Array(capacity * STRIDE);
     this.mask = capacity - 1;
-    this.shift--;
+    this.shift = 32 - Math.log2(capacity);
     this.count = 0;
     for (let at = 0; at < old.length; at += STRIDE) {
       const stored = old[at + 2]!;

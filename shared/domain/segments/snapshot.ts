@@ -517,13 +517,23 @@ export class SnapshotBuilder {
     return i;
   }
 
-  private growEntries(): void {
+  /** Makes room for `entries` entries and `emailBytes` bytes of their emails in all (no-op when there is). */
+  reserve(entries: number, emailBytes: number): void {
+    if (entries > this.emailHi.length) this.growEntries(entries);
+    if (emailBytes > this.bytes.length) this.growBytes(emailBytes, true);
+  }
+
+  /** Bytes of the emails added so far. */
+  get emailBytes(): number {
+    return this.offsets[this.n]!;
+  }
+
+  private growEntries(size = this.emailHi.length * 2): void {
     const grow = <T extends Uint32Array>(a: T, size: number) => {
       const b = new Uint32Array(size);
       b.set(a);
       return b;
     };
-    const size = this.emailHi.length * 2;
     this.emailHi = grow(this.emailHi, size);
     this.emailLo = grow(this.emailLo, size);
     this.contentHi = grow(this.contentHi, size);
@@ -531,8 +541,9 @@ export class SnapshotBuilder {
     this.offsets = grow(this.offsets, size + 1);
   }
 
-  private growBytes(needed: number): void {
-    let size = this.bytes.length * 2;
+  /** Grows the email bytes to hold `needed`: by doubling, or (`exact`) to exactly that. */
+  private growBytes(needed: number, exact = false): void {
+    let size = exact ? needed : this.bytes.length * 2;
     while (size < needed) size *= 2;
     const b = new Uint8Array(size);
     b.set(this.bytes);

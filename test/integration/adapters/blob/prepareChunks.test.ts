@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import type { ContainerClient } from '@azure/storage-blob';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import {
   prepareSegments,
@@ -16,6 +16,8 @@ import {
   type PrepareSegmentsInput,
 } from '../../../../shared/adapters/blob/prepareSegments';
 import { workerScript } from '../../../../shared/adapters/blob/rowPreparerPool';
+import { SegmentPipeline } from '../../../../shared/domain/segments/segmentPipeline';
+import { SnapshotBuilder } from '../../../../shared/domain/segments/snapshot';
 import { InputFileError } from '../../../../shared/errors';
 import { freshContainer } from '../../../helpers/azurite';
 import {
@@ -110,6 +112,41 @@ describe('prepareSegments, record by record and in chunks on threads', () => {
       .filter((f) => f.endsWith('.ts'))
       .filter((f) => statSync(path.join(root, f)).mtimeMs > built);
     expect(stale, 'sources newer than dist/: run `npm run build`').toEqual([]);
+  });
+
+  afterEach(() => vi.restoreAllMocks());
+
+  it("sizes the run's tables once per file from its first chunk, so they do not grow by doubling", async () => {
+    const segments = await freshContainer('seg');
+    const { blobs } = await writePlainSegment(segments, 'S', [{ rows: 6000, seed: 5, invalidShare: 0.05 }]);
+    const fileBytes = (await segments.getBlobClient(blobs[0]!).getProperties()).contentLength!;
+    const expectCalls = vi.spyOn(SegmentPipeline.prototype, 'expect');
+    const grown = vi.spyOn(
+      SnapshotBuilder.prototype as unknown as { growEntries: (size?: number) => void },
+      'growEntries',
+    );
+    const result = await prepareSegments(
+      { exportId: 'e', runId: 'r', segments: ['S'], mapping: MAPPING, listId: 3, profileCap: 1e6 },
+      {
+        segmentContainer: segments,
+        workContainer: await freshContainer('work'),
+        chunkBytes: 8192,
+        threads: 0,
+      },
+    );
+    expect(result.counts.contacts).toBeGreaterThan(5000);
+    expect(expectCalls).toHaveBeenCalledTimes(1);
+    const [bytes, batch, sampleBytes] = expectCalls.mock.calls[0]!;
+    // The rest of the file after its first chunk (and the header line before it), judged by that chunk.
+    expect(bytes + sampleBytes).toBeLessThanOrEqual(fileBytes);
+    expect(bytes + sampleBytes).toBeGreaterThan(fileBytes - 200);
+    expect(sampleBytes).toBeGreaterThanOrEqual(8192);
+    expect(batch.rows).toBeGreaterThan(50);
+    // A first run's target starts at 1,024 entries: without the estimate it would double three times; with
+    // it, it grows once, to the estimate, which holds every contact.
+    expect(grown).toHaveBeenCalledTimes(1);
+    expect(grown.mock.calls[0]![0]).toBeGreaterThanOrEqual(result.counts.contacts);
+    expect(grown.mock.calls[0]![0]).toBeLessThan(result.counts.rows * 1.2);
   });
 
   it('stages the same bytes each way for generated partitions with duplicates, invalid and missing emails', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { HashIndex } from '../../../../shared/domain/segments/emailHashSet';
 import { hash64 } from '../../../../shared/domain/segments/hash64';
@@ -36,5 +36,34 @@ describe('HashIndex', () => {
     expect(index.setIfAbsent(7, 9, 0)).toBe(-1);
     expect(index.setIfAbsent(7, 9, 5)).toBe(0);
     expect(index.get(7, 9)).toBe(0);
+  });
+
+  describe('reserve', () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    it('keeps every key, then holds that many keys without growing again', () => {
+      const index = new HashIndex(4);
+      const h = { hi: 0, lo: 0 };
+      const key = (i: number) => hash64(`person${i}@example.com`, h);
+      for (let i = 0; i < 1000; i++) index.setIfAbsent(key(i).hi, key(i).lo, i);
+      index.reserve(20_000);
+      const grow = vi.spyOn(HashIndex.prototype as unknown as { grow: () => void }, 'grow');
+      for (let i = 0; i < 20_000; i++) {
+        const { hi, lo } = key(i);
+        expect(index.setIfAbsent(hi, lo, i)).toBe(i < 1000 ? i : -1);
+      }
+      expect(grow).not.toHaveBeenCalled();
+      expect(index.size).toBe(20_000);
+      for (let i = 0; i < 20_000; i += 7) expect(index.get(key(i).hi, key(i).lo)).toBe(i);
+      // Past what was reserved (rounded up to a power of two) it grows as before.
+      for (let i = 20_000; i < 40_000; i++) index.setIfAbsent(key(i).hi, key(i).lo, i);
+      expect(grow).toHaveBeenCalledTimes(1);
+      expect(index.get(key(35_000).hi, key(35_000).lo)).toBe(35_000);
+      expect(index.get(key(500).hi, key(500).lo)).toBe(500);
+      // Reserving less than it holds changes nothing.
+      grow.mockClear();
+      index.reserve(10);
+      expect(grow).not.toHaveBeenCalled();
+    });
   });
 });
