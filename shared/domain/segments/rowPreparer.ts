@@ -215,16 +215,16 @@ function mix(text: string): void {
  * without escapes: no control character, `"`, `\\`, NBSP or other Unicode space, no lone surrogate, no space
  * at either end, for a name no two spaces in a row, and NFC already (checked with `normalize` only when a
  * code unit is U+0300 or above: below that every string is NFC). Mixes it into the lanes (`mix`) and,
- * unless empty, writes it at `p` as a JSON string (UTF-8). Returns the position after it, or -1 when the
- * value is not plain (bytes written then do not count).
+ * unless empty, writes it at `p` as a JSON string (UTF-8) when given `bytes`. Returns the position after it
+ * (`p` when not writing), or -1 when the value is not plain (bytes written then do not count).
  */
-function plainValue(value: string, name: boolean, bytes: Uint8Array, p: number): number {
+function plainValue(value: string, name: boolean, bytes: Uint8Array | undefined, p: number): number {
   const n = value.length;
   let h1 = lane1;
   let h2 = lane2;
   if (n !== 0) {
     if (value.charCodeAt(0) === 0x20 || value.charCodeAt(n - 1) === 0x20) return -1;
-    bytes[p++] = 0x22;
+    if (bytes) bytes[p++] = 0x22;
     let space = false;
     let combining = false;
     for (let i = 0; i < n; i++) {
@@ -235,27 +235,31 @@ function plainValue(value: string, name: boolean, bytes: Uint8Array, p: number):
           if (space && name) return -1;
           space = true;
         } else space = false;
-        bytes[p++] = c;
+        if (bytes) bytes[p++] = c;
       } else if (c < 0x800) {
         // C1 controls and NBSP (trimmed, collapsed) are left to the general path.
         if (c <= 0xa0) return -1;
         if (c >= 0x300) combining = true;
         space = false;
-        bytes[p++] = 0xc0 | (c >> 6);
-        bytes[p++] = 0x80 | (c & 0x3f);
+        if (bytes) {
+          bytes[p++] = 0xc0 | (c >> 6);
+          bytes[p++] = 0x80 | (c & 0x3f);
+        }
       } else {
         if ((c >= 0xd800 && c <= 0xdfff) || isWideSpace(c)) return -1;
         combining = true;
         space = false;
-        bytes[p++] = 0xe0 | (c >> 12);
-        bytes[p++] = 0x80 | ((c >> 6) & 0x3f);
-        bytes[p++] = 0x80 | (c & 0x3f);
+        if (bytes) {
+          bytes[p++] = 0xe0 | (c >> 12);
+          bytes[p++] = 0x80 | ((c >> 6) & 0x3f);
+          bytes[p++] = 0x80 | (c & 0x3f);
+        }
       }
       h1 = Math.imul(h1 ^ c, MUL1);
       h2 = Math.imul(h2 ^ c, MUL2);
     }
     if (combining && value.normalize('NFC') !== value) return -1;
-    bytes[p++] = 0x22;
+    if (bytes) bytes[p++] = 0x22;
   }
   lane1 = Math.imul(h1 ^ SEPARATOR, MUL1);
   lane2 = Math.imul(h2 ^ SEPARATOR, MUL2);
@@ -289,8 +293,9 @@ function putText(bytes: Uint8Array, p: number, text: string): number {
   return p;
 }
 
-/** Copies `piece` to `bytes` at `p`; returns the position after it. */
-function put(bytes: Uint8Array, p: number, piece: Uint8Array): number {
+/** Copies `piece` to `bytes` at `p` (nothing without `bytes`); returns the position after it. */
+function put(bytes: Uint8Array | undefined, p: number, piece: Uint8Array): number {
+  if (!bytes) return p;
   for (let i = 0; i < piece.length; i++) bytes[p++] = piece[i]!;
   return p;
 }
@@ -518,16 +523,20 @@ export class RowPreparer {
     let valueBytes = email.length + firstName.length + lastName.length + phone.length;
     for (let i = 0; i < fieldColumns.length; i++) valueBytes += fields[fieldColumns[i]!.index]!.length;
 
-    // Written as the contact's JSON when it is sent; else only scanned (written past `json.pos`, not kept).
+    // A new contact is sent: its JSON is written in the same scan. A known one is only scanned and hashed
+    // (an incremental run's rows are mostly unchanged), and encoded afterwards if it changed.
     const json = out.json;
+    const write = at === -1 || this.options.fullResync;
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    json.reserve(3 * valueBytes + this.literalBytes);
-    const bytes = json.bytes;
+    if (write) json.reserve(3 * valueBytes + this.literalBytes);
+    const bytes = write ? json.bytes : undefined;
     const jsonStart = json.pos;
     let p = put(bytes, jsonStart, EMAIL_KEY);
-    bytes[p++] = 0x22;
-    p = putText(bytes, p, email);
-    bytes[p++] = 0x22;
+    if (bytes) {
+      bytes[p++] = 0x22;
+      p = putText(bytes, p, email);
+      bytes[p++] = 0x22;
+    }
     lane1 = SEED1;
     lane2 = SEED2;
     if (firstName !== '') p = put(bytes, p, FIRST_NAME_KEY);
@@ -569,6 +578,12 @@ export class RowPreparer {
 
     const unchanged = at !== -1 && previous.sameContent(at, chi, clo);
     const send = this.options.fullResync || !unchanged;
+    if (send && !write) {
+      // A known contact that changed: its values are plain, so they are its normalised values.
+      this.encoder!.write(json, email, firstName, lastName, phone, tags, values);
+      p = json.pos;
+      json.pos = jsonStart;
+    }
     // Too large for a request: the general path rejects it with the size.
     if (send && p - jsonStart > this.largestContact) return false;
     const jsonEnd = send ? p : jsonStart;
