@@ -53,8 +53,9 @@ export const SEPARATOR = 1;
 
 /** A 64-bit hash over several strings (each followed by a separator), with no concatenation. */
 export class Hasher64 {
-  private h1 = SEED1;
-  private h2 = SEED2;
+  /** The two lanes: public for callers that fuse hashing into another scan of the text (rowPreparer.ts). */
+  h1 = SEED1;
+  h2 = SEED2;
 
   /** Starts over. */
   reset(): this {

@@ -21,7 +21,7 @@ import {
 } from './contact';
 import { type CsvDialect, type CsvRecordSink, CsvTokenizer } from './csvTokenizer';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
-import { finalMix, type Hash64, hash64, Hasher64, MUL1, MUL2, SEED1, SEED2, SEPARATOR } from './hash64';
+import { type Hash64, hash64, Hasher64, MUL1, MUL2, SEPARATOR } from './hash64';
 import {
   BulkContactEncoder,
   CLOSE_ARRAY,
@@ -193,35 +193,24 @@ const PLAIN_TAG = /^(?=.{1,255}$)[!#-[\]-~](?:[ !#-[\]-~]*[!#-[\]-~])?$/;
 /** What `Hasher64.update('\u0002')` mixes in between the tags and the custom fields. */
 const TAGS_END = '\u0002';
 
-/** The plain path's content hash lanes (`Hasher64`'s), module state so a value's scan need not return them. */
-let lane1 = SEED1;
-let lane2 = SEED2;
-
-/** `Hasher64.update(text)` on the lanes. */
-function mix(text: string): void {
-  let h1 = lane1;
-  let h2 = lane2;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, MUL1);
-    h2 = Math.imul(h2 ^ c, MUL2);
-  }
-  lane1 = Math.imul(h1 ^ SEPARATOR, MUL1);
-  lane2 = Math.imul(h2 ^ SEPARATOR, MUL2);
-}
-
 /**
  * One scan of a "plain" value, which normaliseText / normaliseName leave as it is and JSON.stringify writes
  * without escapes: no control character, `"`, `\\`, NBSP or other Unicode space, no lone surrogate, no space
  * at either end, for a name no two spaces in a row, and NFC already (checked with `normalize` only when a
- * code unit is U+0300 or above: below that every string is NFC). Mixes it into the lanes (`mix`) and,
+ * code unit is U+0300 or above: below that every string is NFC). Mixes it into `hasher` as `update` does and,
  * unless empty, writes it at `p` as a JSON string (UTF-8) when given `bytes`. Returns the position after it
  * (`p` when not writing), or -1 when the value is not plain (bytes written then do not count).
  */
-function plainValue(value: string, name: boolean, bytes: Uint8Array | undefined, p: number): number {
+function plainValue(
+  value: string,
+  name: boolean,
+  hasher: Hasher64,
+  bytes: Uint8Array | undefined,
+  p: number,
+): number {
   const n = value.length;
-  let h1 = lane1;
-  let h2 = lane2;
+  let h1 = hasher.h1;
+  let h2 = hasher.h2;
   if (n !== 0) {
     if (value.charCodeAt(0) === 0x20 || value.charCodeAt(n - 1) === 0x20) return -1;
     if (bytes) bytes[p++] = 0x22;
@@ -261,8 +250,8 @@ function plainValue(value: string, name: boolean, bytes: Uint8Array | undefined,
     if (combining && value.normalize('NFC') !== value) return -1;
     if (bytes) bytes[p++] = 0x22;
   }
-  lane1 = Math.imul(h1 ^ SEPARATOR, MUL1);
-  lane2 = Math.imul(h2 ^ SEPARATOR, MUL2);
+  hasher.h1 = Math.imul(h1 ^ SEPARATOR, MUL1);
+  hasher.h2 = Math.imul(h2 ^ SEPARATOR, MUL2);
   return p;
 }
 
@@ -537,27 +526,26 @@ export class RowPreparer {
       p = putText(bytes, p, email);
       bytes[p++] = 0x22;
     }
-    lane1 = SEED1;
-    lane2 = SEED2;
+    const h = this.hasher.reset();
     if (firstName !== '') p = put(bytes, p, FIRST_NAME_KEY);
-    p = plainValue(firstName, true, bytes, p);
+    p = plainValue(firstName, true, h, bytes, p);
     if (p < 0) return false;
     if (lastName !== '') p = put(bytes, p, LAST_NAME_KEY);
-    p = plainValue(lastName, true, bytes, p);
+    p = plainValue(lastName, true, h, bytes, p);
     if (p < 0) return false;
     if (phone !== '') p = put(bytes, p, PHONE_KEY);
-    p = plainValue(phone, false, bytes, p);
+    p = plainValue(phone, false, h, bytes, p);
     if (p < 0) return false;
     const tags = this.options.mapping.tags.fixed;
     if (tags.length) {
       p = put(bytes, p, TAGS_KEY);
       for (let i = 0; i < tags.length; i++) {
         if (i) p = put(bytes, p, COMMA);
-        p = plainValue(tags[i]!, false, bytes, p);
+        p = plainValue(tags[i]!, false, h, bytes, p);
       }
       p = put(bytes, p, CLOSE_ARRAY);
     }
-    mix(TAGS_END);
+    h.update(TAGS_END);
     const fieldHeads = this.encoder!.fieldHeads;
     let sent = 0;
     for (let i = 0; i < fieldColumns.length; i++) {
@@ -567,14 +555,13 @@ export class RowPreparer {
       if (value === '') continue;
       p = put(bytes, p, sent++ ? FIELD_SEPARATOR : FIELDS_KEY);
       p = put(bytes, p, fieldHeads[i]!);
-      mix(this.fieldIdText(fieldColumns[i]!.fieldId));
-      p = plainValue(value, false, bytes, p);
+      h.update(this.fieldIdText(fieldColumns[i]!.fieldId));
+      p = plainValue(value, false, h, bytes, p);
       if (p < 0) return false;
     }
     if (sent) p = put(bytes, p, CLOSE_FIELDS);
     p = put(bytes, p, this.encoder!.tail);
-    mix(this.listIdText);
-    const { hi: chi, lo: clo } = finalMix(lane1, lane2, this.contentHash);
+    const { hi: chi, lo: clo } = h.update(this.listIdText).digest(this.contentHash);
 
     const unchanged = at !== -1 && previous.sameContent(at, chi, clo);
     const send = this.options.fullResync || !unchanged;

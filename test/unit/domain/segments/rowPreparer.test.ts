@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
+import { seededRandom as random } from '../../../../dev/sandbox/random';
 import { ExportMapping, resolveColumns } from '../../../../shared/domain/segments/exportMapping';
 import { DEFAULT_PACKING_LIMITS } from '../../../../shared/domain/segments/requestPacker';
 import {
@@ -18,18 +19,6 @@ import {
   START,
 } from '../../../../shared/domain/segments/rowPreparer';
 import { Snapshot, SnapshotBuilder } from '../../../../shared/domain/segments/snapshot';
-
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Values the plain path takes, and values it must leave to the general path (each for its own reason).
 const PLAIN = [
