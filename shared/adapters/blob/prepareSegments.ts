@@ -167,8 +167,8 @@ export async function prepareSegments(
   // Chunks are prepared ahead (on threads) and accepted strictly in file order.
   const ahead = Math.max(2, threads * 2);
   let acceptingFile: string | undefined;
-  // Each file's first chunk is the sample its size is judged by (`SegmentPipeline.expect`).
-  let sample: { file: string; fileBytes: number; bytes: number } | undefined;
+  // Each file's first chunk is the sample its size is judged by (`SegmentPipeline.expect`), by file.
+  const samples = new Map<string, { fileBytes: number; bytes: number }>();
   const backpressure = async () => {
     await rejected.drain();
     await uploads.drain();
@@ -183,9 +183,10 @@ export async function prepareSegments(
         pipeline.beginFile(job.file);
       }
       pipeline.acceptBatch(batch);
-      if (sample?.file === job.file) {
+      const sample = samples.get(job.file);
+      if (sample) {
+        samples.delete(job.file);
         pipeline.expect(sample.fileBytes - sample.bytes, batch, sample.bytes);
-        sample = undefined;
       }
       // The batch's memory goes back to its worker thread once staging no longer reads it.
       pool.recycle(batch, (json) => pipeline.release(json));
@@ -228,7 +229,9 @@ export async function prepareSegments(
             : {
                 chunkBytes: deps.chunkBytes,
                 chunk: async ({ line, ...chunk }) => {
-                  if (chunks++ === 0) sample = { file, fileBytes, bytes: chunk.bytes.length };
+                  // Not for a gzipped file (no size): its tables grow as they always did.
+                  if (chunks++ === 0 && fileBytes)
+                    samples.set(file, { fileBytes, bytes: chunk.bytes.length });
                   pool.submit({ file, columns: columns!, dialect: partition.format.dialect, ...chunk }, line);
                   while (pool.pending >= ahead) await acceptNext();
                 },

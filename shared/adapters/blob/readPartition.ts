@@ -46,7 +46,10 @@ export interface PartitionHandlers {
   chunkBytes?: number;
   /** Awaited after each decoded chunk (records mode): where callers apply backpressure (e.g. uploads in flight). */
   afterChunk?(): Promise<void>;
-  /** Called once, first, with the blob's stored size in bytes (gzipped, for a gzipped file). */
+  /**
+   * Called once, before any record or chunk, with the blob's size in bytes; not for a gzipped file (its
+   * stored size says little about how much text it holds).
+   */
   size?(bytes: number): void;
 }
 
@@ -80,8 +83,7 @@ export async function readPartition(
   const download = await container.getBlobClient(blobName).download(0);
   const body = download.readableStreamBody;
   if (!body) throw new InputFileError(blobName, 'has no content stream');
-  handlers.size?.(download.contentLength ?? 0);
-  const parts = decompressed(body, blobName);
+  const parts = decompressed(body, blobName, () => handlers.size?.(download.contentLength ?? 0));
   try {
     const first = await parts.next();
     if (first.done) return;
@@ -296,7 +298,12 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /** The body's bytes, gunzipped when they start with the gzip magic (whatever the file is called). */
-async function* decompressed(body: NodeJS.ReadableStream, file: string): AsyncGenerator<Buffer> {
+async function* decompressed(
+  body: NodeJS.ReadableStream,
+  file: string,
+  /** Called before the first part of a file that is not gzipped. */
+  plain: () => void,
+): AsyncGenerator<Buffer> {
   const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const first = await iterator.next();
   if (first.done) return;
@@ -315,6 +322,7 @@ async function* decompressed(body: NodeJS.ReadableStream, file: string): AsyncGe
     }
   }
   if (!(head[0] === 0x1f && head[1] === 0x8b)) {
+    plain();
     yield* all();
     return;
   }

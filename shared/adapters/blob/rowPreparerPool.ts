@@ -275,7 +275,11 @@ export class RowPreparerPool {
       this.waiting.set(id, {
         resolve: (reply) => {
           chosen.busy--;
-          if (reply.batch) return resolve(reply.batch);
+          if (reply.batch) {
+            // Rebuilt: an object that came through postMessage has another shape than `rowBatch` gives.
+            const { rows, lineBreaks, ints, bytes, json, notes, error } = reply.batch;
+            return resolve(rowBatch(rows, lineBreaks, ints, bytes, json, notes, error));
+          }
           const { lengths, grown, rows, lineBreaks, notes, error } = reply.shared!;
           const buffers = Object.assign(set!.buffers, grown);
           const batch = rowBatch(

@@ -17,8 +17,8 @@ export interface Hash64 {
 
 /**
  * The two lanes' seeds and per-code-unit multipliers (`h = Math.imul(h ^ unit, MUL)`), exported for callers
- * that fuse hashing into another pass over the same text (rowPreparer.ts); `hash64` and `Hasher64` are the
- * definition.
+ * that fuse hashing into another pass over the same text (contact.ts `plainEmailHash`, rowPreparer.ts's
+ * plain path); `hash64` and `Hasher64` are the definition.
  */
 export const SEED1 = 0xdeadbeef;
 export const SEED2 = 0x41c6ce57;

@@ -76,8 +76,8 @@ export interface RowNote {
   detail: string;
   /** The email cell as found. */
   rawEmail: string;
-  /** Email hashes (hi, lo pairs) that stay in the segment though the row is rejected. */
-  held?: number[];
+  /** Email hashes (hi, lo pairs) that stay in the segment though the row is rejected (undefined: none). */
+  held: number[] | undefined;
 }
 
 /**
@@ -94,7 +94,7 @@ export interface RowBatch {
   bytes: Uint8Array;
   notes: RowNote[];
   /** The chunk's file is bad at this (chunk) line: the rows above come before the error. */
-  error?: { line: number | undefined; detail: string };
+  error: { line: number | undefined; detail: string } | undefined;
 }
 
 /**
@@ -195,11 +195,12 @@ const TAGS_END = '\u0002';
 
 /**
  * One scan of a "plain" value, which normaliseText / normaliseName leave as it is and JSON.stringify writes
- * without escapes: no control character, `"`, `\\`, NBSP or other Unicode space, no lone surrogate, no space
- * at either end, for a name no two spaces in a row, and NFC already (checked with `normalize` only when a
- * code unit is U+0300 or above: below that every string is NFC). Mixes it into `hasher` as `update` does and,
- * unless empty, writes it at `p` as a JSON string (UTF-8) when given `bytes`. Returns the position after it
- * (`p` when not writing), or -1 when the value is not plain (bytes written then do not count).
+ * without escapes: no control character, `"`, `\\`, NBSP or other Unicode space, no surrogate (emoji are
+ * left to the general path too), no space at either end, for a name no two spaces in a row, and NFC already
+ * (checked with `normalize` only when a code unit is U+0300 or above: below that every string is NFC).
+ * Mixes it into `hasher` as `update` does and, unless empty, writes it at `p` as a JSON string (UTF-8) when
+ * given `bytes`. Returns the position after it (`p` when not writing), or -1 when the value is not plain
+ * (bytes written then do not count).
  */
 function plainValue(
   value: string,

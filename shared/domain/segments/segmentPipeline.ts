@@ -358,8 +358,10 @@ export class SegmentPipeline {
     const cap = this.options.profileCap;
     const entries = Math.min(cap, this.target.count + Math.ceil(contacts * scale));
     const newEntries = Math.min(cap, this.index.size + Math.ceil(added * scale));
+    // The new emails' bytes at the sample's average length, for as many as are reserved (within the cap).
+    const emailBytes = Math.ceil((addedEmailBytes / Math.max(1, added)) * (newEntries - this.index.size));
     this.index.reserve(newEntries);
-    this.target.reserve(entries, this.target.emailBytes + Math.ceil(addedEmailBytes * scale));
+    this.target.reserve(entries, this.target.emailByteCount + emailBytes);
     this.growRemembered(entries);
   }
 

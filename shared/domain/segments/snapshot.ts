@@ -524,7 +524,7 @@ export class SnapshotBuilder {
   }
 
   /** Bytes of the emails added so far. */
-  get emailBytes(): number {
+  get emailByteCount(): number {
     return this.offsets[this.n]!;
   }
 

@@ -102,6 +102,14 @@ async function messages(segments: ContainerClient, input: Partial<PrepareSegment
   return out;
 }
 
+/** Prepare of segment S in 8 KiB chunks on the calling thread. */
+async function prepareInline8k(segments: ContainerClient) {
+  return prepareSegments(
+    { exportId: 'e', runId: 'r', segments: ['S'], mapping: MAPPING, listId: 3, profileCap: 1e6 },
+    { segmentContainer: segments, workContainer: await freshContainer('work'), chunkBytes: 8192, threads: 0 },
+  );
+}
+
 describe('prepareSegments, record by record and in chunks on threads', () => {
   it('runs worker threads from a build at least as new as the sources (npm test builds first)', () => {
     const script = workerScript();
@@ -125,15 +133,7 @@ describe('prepareSegments, record by record and in chunks on threads', () => {
       SnapshotBuilder.prototype as unknown as { growEntries: (size?: number) => void },
       'growEntries',
     );
-    const result = await prepareSegments(
-      { exportId: 'e', runId: 'r', segments: ['S'], mapping: MAPPING, listId: 3, profileCap: 1e6 },
-      {
-        segmentContainer: segments,
-        workContainer: await freshContainer('work'),
-        chunkBytes: 8192,
-        threads: 0,
-      },
-    );
+    const result = await prepareInline8k(segments);
     expect(result.counts.contacts).toBeGreaterThan(5000);
     expect(expectCalls).toHaveBeenCalledTimes(1);
     const [bytes, batch, sampleBytes] = expectCalls.mock.calls[0]!;
@@ -147,6 +147,16 @@ describe('prepareSegments, record by record and in chunks on threads', () => {
     expect(grown).toHaveBeenCalledTimes(1);
     expect(grown.mock.calls[0]![0]).toBeGreaterThanOrEqual(result.counts.contacts);
     expect(grown.mock.calls[0]![0]).toBeLessThan(result.counts.rows * 1.2);
+  });
+
+  it('does not judge a gzipped file by its stored size (its tables grow as they must)', async () => {
+    const segments = await freshContainer('seg');
+    await writePlainSegment(segments, 'S', [{ rows: 3000, seed: 5 }], { gzip: true });
+    const expectCalls = vi.spyOn(SegmentPipeline.prototype, 'expect');
+    const result = await prepareInline8k(segments);
+    expect(result.counts.contacts).toBe(3000);
+    expect(result.parsing.chunks).toBeGreaterThan(10);
+    expect(expectCalls).not.toHaveBeenCalled();
   });
 
   it('stages the same bytes each way for generated partitions with duplicates, invalid and missing emails', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { ExportMapping, resolveColumns } from '../../../../shared/domain/segments/exportMapping';
 import type { RejectedRow } from '../../../../shared/domain/segments/rejectedRows';
@@ -423,5 +423,43 @@ describe('64-bit hash collisions', () => {
     expect(snap.sameEmail(1, 'ann@example.com')).toBe(true);
     expect(snap.sameEmail(1, 'ann@example.co')).toBe(false);
     expect(snap.sameEmail(1, 'ann@exämple.com')).toBe(false);
+  });
+});
+
+describe('SegmentPipeline.expect', () => {
+  it('sizes the tables from a sample batch, never past the profile cap however large the input', () => {
+    const cols = resolveColumns(mapping, HEADER, 'a.csv');
+    const options = { mapping, listId: 4, fullResync: false, packing: DEFAULT_PACKING_LIMITS };
+    const preparer = new RowPreparer(options, Snapshot.empty());
+    preparer.begin(cols);
+    const out = new RowBatchWriter();
+    for (let i = 0; i < 40; i++) preparer.prepare([`p${i}@example.com`, 'A', '1', ''], i + 2, out);
+    preparer.prepare(['not an email', 'B', '', ''], 42, out);
+    const batch = out.take(41);
+    const reserved = vi.spyOn(SnapshotBuilder.prototype, 'reserve');
+    /** A pipeline that has accepted the sample batch. */
+    const afterSample = (profileCap: number) => {
+      const pipeline = new SegmentPipeline(
+        { ...options, membership: 'add', previous: Snapshot.empty(), profileCap },
+        { slice: () => undefined, reject: () => undefined },
+      );
+      pipeline.beginFile('a.csv', cols);
+      pipeline.acceptBatch(batch);
+      return pipeline;
+    };
+    const pipeline = afterSample(100);
+    // A terabyte more of the same: 40 contacts per 2,000 bytes would be 2·10¹⁰ contacts; the cap is 100.
+    pipeline.expect(1e12, batch, 2000);
+    expect(reserved).toHaveBeenCalledTimes(1);
+    const [entries, emailBytes] = reserved.mock.calls[0]!;
+    expect(entries).toBe(100);
+    // 40 emails in the table, room for 60 more of the sample's length (14–15 bytes each).
+    expect(emailBytes).toBeGreaterThanOrEqual(40 * 14 + 60 * 14);
+    expect(emailBytes).toBeLessThanOrEqual(100 * 15);
+    // A modest remainder is scaled from the sample (5% over): 2,000 more bytes → 42 more contacts.
+    reserved.mockClear();
+    afterSample(1_000_000).expect(2000, batch, 2000);
+    expect(reserved.mock.calls[0]![0]).toBe(40 + 42);
+    reserved.mockRestore();
   });
 });
