@@ -283,6 +283,12 @@ function putText(bytes: Uint8Array, p: number, text: string): number {
   return p;
 }
 
+/** True when every code unit of `text` is ASCII. */
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** Copies `piece` to `bytes` at `p` (nothing without `bytes`); returns the position after it. */
 function put(bytes: Uint8Array | undefined, p: number, piece: Uint8Array): number {
   if (!bytes) return p;
@@ -496,9 +502,16 @@ export class RowPreparer {
    */
   private preparePlain(fields: readonly string[], line: number, out: RowBatchWriter): boolean {
     const columns = this.columns!;
-    const email = fields[columns.email]!;
+    const raw = fields[columns.email]!;
     const emailHash = this.emailHash;
-    if (!plainEmailHash(email, emailHash)) return false;
+    let email = raw;
+    if (!plainEmailHash(email, emailHash)) {
+      // Stray spaces or capitals around an ASCII address: trimmed and lower-cased, as normaliseEmail does
+      // (NFC changes no ASCII text); the row keeps the email as found too, as `prepare` does.
+      if (!isAscii(raw)) return false;
+      email = raw.trim().toLowerCase();
+      if (email === raw || !plainEmailHash(email, emailHash)) return false;
+    }
     const { hi, lo } = emailHash;
     const previous = this.previous;
     const at = previous.find(hi, lo);
@@ -581,7 +594,8 @@ export class RowPreparer {
     const start = text.pos;
     if (at === -1) text.text(email);
     const emailEnd = text.pos;
-    writeRow(out, unchanged, line, hi, lo, chi, clo, at, start, emailEnd, emailEnd, jsonStart, jsonEnd);
+    if (raw !== email) text.text(raw);
+    writeRow(out, unchanged, line, hi, lo, chi, clo, at, start, emailEnd, text.pos, jsonStart, jsonEnd);
     return true;
   }
 

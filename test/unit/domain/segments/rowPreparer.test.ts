@@ -76,6 +76,8 @@ const PLAIN_EMAILS = [
 const OTHER_EMAILS = [
   'Ann@Example.com',
   ' ann@example.com',
+  '\tBo@Example.ORG\r',
+  '  ',
   'ann@example.com ',
   '',
   'bad',
