@@ -492,13 +492,13 @@ export class RowPreparer {
   }
 
   /**
-   * The common row in one scan per value: a valid email as normalised already, and values that no
-   * normaliser changes and JSON writes verbatim (`plainValue`). Each value is checked, hashed into the
-   * content hash and written as JSON in that scan, instead of the general path's separate normalise,
-   * hash and encode passes. Returns false, having added nothing, for any other row (and for rows the
-   * general path rejects), which `prepare` then prepares the general way; for every row it accepts, the
-   * result is the general path's, byte for byte (test/unit/domain/segments/rowPreparer.test.ts compares
-   * the two).
+   * The common row in one scan per value: a valid email, normalised already or ASCII that only needs
+   * trimming and lower-casing, and values that no normaliser changes and JSON writes without escapes
+   * (`plainValue`). Each value is checked, hashed into the content hash and written as JSON in that scan,
+   * instead of the general path's separate normalise, hash and encode passes. Returns false, having added
+   * nothing, for any other row (and for rows the general path rejects), which `prepare` then prepares the
+   * general way; for every row it accepts, the result is the general path's, byte for byte
+   * (test/unit/domain/segments/rowPreparer.test.ts compares the two).
    */
   private preparePlain(fields: readonly string[], line: number, out: RowBatchWriter): boolean {
     const columns = this.columns!;
