@@ -36,7 +36,7 @@ import {
   START,
 } from './rowPreparer';
 import type { Snapshot } from './snapshot';
-import { SnapshotBuilder } from './snapshot';
+import { grownTo, SnapshotBuilder } from './snapshot';
 
 const decoder = new TextDecoder();
 /** The entry recorded for contacts past the profile cap (they are counted, not kept). */
@@ -368,15 +368,9 @@ export class SegmentPipeline {
   /** Grows the per-entry arrays `remember` writes to `size` entries. */
   private growRemembered(size: number): void {
     if (size <= this.firstLine.length) return;
-    const lines = new Uint32Array(size);
-    lines.set(this.firstLine);
-    this.firstLine = lines;
-    const files = new Uint16Array(size);
-    files.set(this.firstFile);
-    this.firstFile = files;
-    const ats = new Int32Array(size);
-    ats.set(this.previousAt);
-    this.previousAt = ats;
+    this.firstLine = grownTo(this.firstLine, size);
+    this.firstFile = grownTo(this.firstFile, size);
+    this.previousAt = grownTo(this.previousAt, size);
   }
 
   /** Records where entry `entry` was first seen and its index in the previous snapshot (-1: new). */

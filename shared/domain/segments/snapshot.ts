@@ -279,6 +279,13 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   return new Snapshot(n, emailHi, emailLo, contentHi, contentLo, offsets, emails);
 }
 
+/** A copy of `array`, `size` long (zeros after its elements): how the builder's and the pipeline's tables grow. */
+export function grownTo<T extends Uint16Array | Uint32Array | Int32Array>(array: T, size: number): T {
+  const grown = new (array.constructor as new (length: number) => T)(size);
+  grown.set(array);
+  return grown;
+}
+
 /** Collects entries in any order (unique email hashes) and builds a `Snapshot`, sorted or as added. */
 export class SnapshotBuilder {
   private n = 0;
@@ -529,16 +536,11 @@ export class SnapshotBuilder {
   }
 
   private growEntries(size = this.emailHi.length * 2): void {
-    const grow = <T extends Uint32Array>(a: T, size: number) => {
-      const b = new Uint32Array(size);
-      b.set(a);
-      return b;
-    };
-    this.emailHi = grow(this.emailHi, size);
-    this.emailLo = grow(this.emailLo, size);
-    this.contentHi = grow(this.contentHi, size);
-    this.contentLo = grow(this.contentLo, size);
-    this.offsets = grow(this.offsets, size + 1);
+    this.emailHi = grownTo(this.emailHi, size);
+    this.emailLo = grownTo(this.emailLo, size);
+    this.contentHi = grownTo(this.contentHi, size);
+    this.contentLo = grownTo(this.contentLo, size);
+    this.offsets = grownTo(this.offsets, size + 1);
   }
 
   /** Grows the email bytes to hold `needed`: by doubling, or (`exact`) to exactly that. */
