@@ -11,10 +11,14 @@ import { createGunzip } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 
 import type { CsvFormat, TextEncodingName } from '../../domain/segments/cdmModel';
-import { CR, type CsvRecordSink, CsvTokenizer, LF, SPACE, TAB } from '../../domain/segments/csvTokenizer';
+import * as csvTokenizer from '../../domain/segments/csvTokenizer';
+import { type CsvRecordSink, CsvTokenizer } from '../../domain/segments/csvTokenizer';
 import { canScan, FirstRecordScanner, RecordBoundaryScanner } from '../../domain/segments/recordBoundaries';
 import { decodeOrFail, decodeWhole } from '../../domain/segments/rowPreparer';
 import { InputFileError } from '../../errors';
+
+// Module-level copies of imported constants for the hot loops: see hash64.ts.
+const { CR, LF, SPACE, TAB } = csvTokenizer;
 
 /** How a file is handed over: record by record, or as chunks of whole records in raw bytes. */
 export type ReadMode = 'records' | 'chunks';

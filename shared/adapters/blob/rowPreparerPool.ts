@@ -18,12 +18,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import * as rowPreparer from '../../domain/segments/rowPreparer';
 import {
   type BatchBuffers,
   type ChunkJob,
-  LINE,
   prepareChunk,
-  ROW_INTS,
   type RowBatch,
   rowBatch,
   RowBatchWriter,
@@ -32,6 +31,9 @@ import {
 } from '../../domain/segments/rowPreparer';
 import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshot';
 import { ensureError } from '../../errors';
+
+// Module-level copies of imported constants for the hot loops: see hash64.ts.
+const { LINE, ROW_INTS } = rowPreparer;
 
 /** What each worker is started with (structured-cloned; the lookup tables are shared memory). */
 export interface WorkerData {

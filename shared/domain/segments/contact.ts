@@ -13,10 +13,16 @@
  * name, last name, phone and each tag (RFC 5321 caps a usable address at 254; 255 is the common VARCHAR
  * ceiling such fields are stored in); custom field values are only bounded by the request size.
  */
-import { finalMix, type Hash64, MUL1, MUL2, SEED1, SEED2 } from './hash64';
+import * as hashing from './hash64';
+import { finalMix, type Hash64 } from './hash64';
+
+// Module-level copies of imported constants for the hot loops: see hash64.ts.
+const { MUL1, MUL2, SEED1, SEED2 } = hashing;
 
 /** Longest email, name, phone or tag accepted (characters). */
-export const MAX_FIELD_LENGTH = 255;
+const MAX_FIELD_LENGTH = 255;
+// Local constants, exported here: see hash64.ts for why hot loops must not read `export const`s.
+export { MAX_FIELD_LENGTH };
 
 /** A normalised contact, as staged for ActiveCampaign. */
 export interface Contact {

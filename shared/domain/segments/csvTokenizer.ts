@@ -30,12 +30,14 @@ export interface CsvDialect {
 export type CsvRecordSink = (fields: string[], line: number) => void;
 
 /** Character codes the CSV rules turn on (also the bytes `RecordBoundaryScanner` looks for). */
-export const QUOTE = 0x22;
-export const LF = 0x0a;
-export const CR = 0x0d;
-export const SPACE = 0x20;
-export const TAB = 0x09;
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const TAB = 0x09;
 const NUL = 0x00;
+// Local constants, exported here: see hash64.ts for why hot loops must not read `export const`s.
+export { CR, LF, QUOTE, SPACE, TAB };
 
 /** Splits decoded text into records; push chunks in order, then call `end`. */
 export class CsvTokenizer {

@@ -187,15 +187,28 @@ export class BulkContactEncoder {
   }
 }
 
-export const EMAIL_KEY = utf8.encode('{"email":');
-export const FIRST_NAME_KEY = utf8.encode(',"first_name":');
-export const LAST_NAME_KEY = utf8.encode(',"last_name":');
-export const PHONE_KEY = utf8.encode(',"phone":');
-export const TAGS_KEY = utf8.encode(',"tags":[');
-export const COMMA = utf8.encode(',');
-export const CLOSE_ARRAY = utf8.encode(']');
-export const FIELDS_KEY = utf8.encode(',"fields":[');
+const EMAIL_KEY = utf8.encode('{"email":');
+const FIRST_NAME_KEY = utf8.encode(',"first_name":');
+const LAST_NAME_KEY = utf8.encode(',"last_name":');
+const PHONE_KEY = utf8.encode(',"phone":');
+const TAGS_KEY = utf8.encode(',"tags":[');
+const COMMA = utf8.encode(',');
+const CLOSE_ARRAY = utf8.encode(']');
+const FIELDS_KEY = utf8.encode(',"fields":[');
 /** Closes the previous field object and separates the next. */
-export const FIELD_SEPARATOR = utf8.encode('},');
+const FIELD_SEPARATOR = utf8.encode('},');
 /** Closes the last field object and the array. */
-export const CLOSE_FIELDS = utf8.encode('}]');
+const CLOSE_FIELDS = utf8.encode('}]');
+// Local constants, exported here: see hash64.ts for why hot loops must not read `export const`s.
+export {
+  CLOSE_ARRAY,
+  CLOSE_FIELDS,
+  COMMA,
+  EMAIL_KEY,
+  FIELD_SEPARATOR,
+  FIELDS_KEY,
+  FIRST_NAME_KEY,
+  LAST_NAME_KEY,
+  PHONE_KEY,
+  TAGS_KEY,
+};

@@ -11,7 +11,11 @@
  * almost nothing.
  */
 import type { TextEncodingName } from './cdmModel';
-import { CR, type CsvDialect, LF, QUOTE, SPACE, TAB } from './csvTokenizer';
+import type { CsvDialect } from './csvTokenizer';
+import * as csvTokenizer from './csvTokenizer';
+
+// Module-level copies of imported constants for the hot loops: see hash64.ts.
+const { CR, LF, QUOTE, SPACE, TAB } = csvTokenizer;
 
 const OUTSIDE = 0;
 const INSIDE = 1;

@@ -11,19 +11,21 @@ import { TextDecoder } from 'node:util';
 
 import { InputFileError } from '../../errors';
 import type { CsvFormat } from './cdmModel';
-import {
-  emailProblem,
-  MAX_FIELD_LENGTH,
-  normaliseEmail,
-  normaliseName,
-  normaliseText,
-  plainEmailHash,
-} from './contact';
+import * as contact from './contact';
+import { emailProblem, normaliseEmail, normaliseName, normaliseText, plainEmailHash } from './contact';
 import { type CsvDialect, type CsvRecordSink, CsvTokenizer } from './csvTokenizer';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
-import { type Hash64, hash64, Hasher64, MUL1, MUL2, SEPARATOR } from './hash64';
-import {
-  BulkContactEncoder,
+import * as hashing from './hash64';
+import { type Hash64, hash64, Hasher64 } from './hash64';
+import * as jsonBuffer from './jsonBuffer';
+import { BulkContactEncoder, JsonBuffer } from './jsonBuffer';
+import type { RejectReason } from './rejectedRows';
+import { largestContactBytes, type PackingLimits } from './requestPacker';
+
+// Module-level copies of imported constants for the hot loops: see hash64.ts.
+const { MAX_FIELD_LENGTH } = contact;
+const { MUL1, MUL2, SEPARATOR } = hashing;
+const {
   CLOSE_ARRAY,
   CLOSE_FIELDS,
   COMMA,
@@ -31,44 +33,60 @@ import {
   FIELD_SEPARATOR,
   FIELDS_KEY,
   FIRST_NAME_KEY,
-  JsonBuffer,
   LAST_NAME_KEY,
   PHONE_KEY,
   TAGS_KEY,
-} from './jsonBuffer';
-import type { RejectReason } from './rejectedRows';
-import { largestContactBytes, type PackingLimits } from './requestPacker';
+} = jsonBuffer;
 
 /** Int32 slots per row in `RowBatch.ints`. */
-export const ROW_INTS = 12;
+const ROW_INTS = 12;
 // Slot offsets within a row.
 /** `ROW_CONTACT` or `ROW_REJECTED`, plus flags. */
-export const KIND = 0;
+const KIND = 0;
 /** Physical line where the record starts. */
-export const LINE = 1;
-export const EMAIL_HI = 2;
-export const EMAIL_LO = 3;
-export const CONTENT_HI = 4;
-export const CONTENT_LO = 5;
+const LINE = 1;
+const EMAIL_HI = 2;
+const EMAIL_LO = 3;
+const CONTENT_HI = 4;
+const CONTENT_LO = 5;
 /** Index in the previous snapshot, or -1. */
-export const PREVIOUS = 6;
+const PREVIOUS = 6;
 /** `bytes[START, EMAIL_END)`: the normalised email, UTF-8, for an email the previous snapshot lacks. */
-export const START = 7;
-export const EMAIL_END = 8;
+const START = 7;
+const EMAIL_END = 8;
 /** `bytes[EMAIL_END, RAW_END)`: the email as found, when it differs from the normalised one. */
-export const RAW_END = 9;
+const RAW_END = 9;
 /**
  * `json[JSON_START, JSON_END)`: the contact's bulk-import JSON when it is to be sent (else empty). A comma
  * follows each, so the JSON of consecutive contacts is one comma-separated run for the packer to copy.
  */
-export const JSON_START = 10;
-export const JSON_END = 11;
+const JSON_START = 10;
+const JSON_END = 11;
 /** A valid contact (`KIND` may carry `ROW_UNCHANGED`). */
-export const ROW_CONTACT = 0;
+const ROW_CONTACT = 0;
 /** A rejected row: its reason is the batch's next note. */
-export const ROW_REJECTED = 1;
+const ROW_REJECTED = 1;
 /** Flag: the previous snapshot holds this email with the same content. */
-export const ROW_UNCHANGED = 2;
+const ROW_UNCHANGED = 2;
+// Local constants, exported here: see hash64.ts for why hot loops must not read `export const`s.
+export {
+  CONTENT_HI,
+  CONTENT_LO,
+  EMAIL_END,
+  EMAIL_HI,
+  EMAIL_LO,
+  JSON_END,
+  JSON_START,
+  KIND,
+  LINE,
+  PREVIOUS,
+  RAW_END,
+  ROW_CONTACT,
+  ROW_INTS,
+  ROW_REJECTED,
+  ROW_UNCHANGED,
+  START,
+};
 
 /** Why a row was rejected, and the email hashes it holds (see `SegmentPipeline`'s `held`). */
 export interface RowNote {
@@ -184,8 +202,9 @@ function copyInto(
 }
 
 /** Why a row is rejected as `hash_collision` (about once in 10⁸ million-contact runs). */
-export const COLLISION_DETAIL =
+const COLLISION_DETAIL =
   'another email of this export has the same 64-bit hash, so the two cannot be told apart; not exported (please report this)';
+export { COLLISION_DETAIL };
 
 /** Fixed tags the plain path writes as they are (`plainValue` without the name rule, at most 255). */
 const PLAIN_TAG = /^(?=.{1,255}$)[!#-[\]-~](?:[ !#-[\]-~]*[!#-[\]-~])?$/;

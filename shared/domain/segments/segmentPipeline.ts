@@ -13,7 +13,13 @@ import { HashIndex } from './emailHashSet';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
 import type { RejectedRow, RejectReason } from './rejectedRows';
 import { type PackedSlice, type PackingLimits, RequestPacker } from './requestPacker';
-import {
+import * as rowPreparer from './rowPreparer';
+import { type RowBatch, RowBatchWriter, type RowNote, RowPreparer } from './rowPreparer';
+import type { Snapshot } from './snapshot';
+import { grownTo, SnapshotBuilder } from './snapshot';
+
+// Module-level copies of imported constants for the hot loops: see hash64.ts.
+const {
   COLLISION_DETAIL,
   CONTENT_HI,
   CONTENT_LO,
@@ -29,14 +35,8 @@ import {
   ROW_INTS,
   ROW_REJECTED,
   ROW_UNCHANGED,
-  type RowBatch,
-  RowBatchWriter,
-  type RowNote,
-  RowPreparer,
   START,
-} from './rowPreparer';
-import type { Snapshot } from './snapshot';
-import { grownTo, SnapshotBuilder } from './snapshot';
+} = rowPreparer;
 
 const decoder = new TextDecoder();
 /** The entry recorded for contacts past the profile cap (they are counted, not kept). */
