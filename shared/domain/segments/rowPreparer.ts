@@ -19,6 +19,7 @@ import * as hashing from './hash64';
 import { type Hash64, hash64, Hasher64 } from './hash64';
 import * as jsonBuffer from './jsonBuffer';
 import { BulkContactEncoder, JsonBuffer } from './jsonBuffer';
+import { nfcStable } from './nfc';
 import type { RejectReason } from './rejectedRows';
 import { largestContactBytes, type PackingLimits } from './requestPacker';
 
@@ -216,7 +217,7 @@ const TAGS_END = '\u0002';
  * One scan of a "plain" value, which normaliseText / normaliseName leave as it is and JSON.stringify writes
  * without escapes: no control character, `"`, `\\`, NBSP or other Unicode space, no surrogate (emoji are
  * left to the general path too), no space at either end, for a name no two spaces in a row, and NFC already
- * (checked with `normalize` only when a code unit is U+0300 or above: below that every string is NFC).
+ * (checked with `normalize` only when a code unit is not `nfcStable`: a combining mark, say).
  * Mixes it into `hasher` as `update` does and, unless empty, writes it at `p` as a JSON string (UTF-8) when
  * given `bytes`. Returns the position after it (`p` when not writing), or -1 when the value is not plain
  * (bytes written then do not count).
@@ -235,7 +236,7 @@ function plainValue(
     if (value.charCodeAt(0) === 0x20 || value.charCodeAt(n - 1) === 0x20) return -1;
     if (bytes) bytes[p++] = 0x22;
     let space = false;
-    let combining = false;
+    let unstable = false;
     for (let i = 0; i < n; i++) {
       const c = value.charCodeAt(i);
       if (c < 0x80) {
@@ -248,7 +249,7 @@ function plainValue(
       } else if (c < 0x800) {
         // C1 controls and NBSP (trimmed, collapsed) are left to the general path.
         if (c <= 0xa0) return -1;
-        if (c >= 0x300) combining = true;
+        if (c >= 0x300 && !nfcStable(c)) unstable = true;
         space = false;
         if (bytes) {
           bytes[p++] = 0xc0 | (c >> 6);
@@ -256,7 +257,7 @@ function plainValue(
         }
       } else {
         if ((c >= 0xd800 && c <= 0xdfff) || isWideSpace(c)) return -1;
-        combining = true;
+        if (!nfcStable(c)) unstable = true;
         space = false;
         if (bytes) {
           bytes[p++] = 0xe0 | (c >> 12);
@@ -267,7 +268,7 @@ function plainValue(
       h1 = Math.imul(h1 ^ c, MUL1);
       h2 = Math.imul(h2 ^ c, MUL2);
     }
-    if (combining && value.normalize('NFC') !== value) return -1;
+    if (unstable && value.normalize('NFC') !== value) return -1;
     if (bytes) bytes[p++] = 0x22;
   }
   hasher.h1 = Math.imul(h1 ^ SEPARATOR, MUL1);
@@ -554,11 +555,14 @@ export class RowPreparer {
     const bytes = write ? json.bytes : undefined;
     const jsonStart = json.pos;
     let p = put(bytes, jsonStart, EMAIL_KEY);
+    // Where the email's UTF-8 bytes are in `bytes` (written when the contact is new).
+    const emailFrom = p + 1;
     if (bytes) {
       bytes[p++] = 0x22;
       p = putText(bytes, p, email);
       bytes[p++] = 0x22;
     }
+    const emailTo = p - 1;
     const h = this.hasher.reset();
     if (firstName !== '') p = put(bytes, p, FIRST_NAME_KEY);
     p = plainValue(firstName, true, h, bytes, p);
@@ -611,7 +615,8 @@ export class RowPreparer {
     if (send) json.ascii(',');
     const text = out.out;
     const start = text.pos;
-    if (at === -1) text.text(email);
+    // A new email's bytes for the target snapshot: copied from its JSON (`write` is true for a new one).
+    if (at === -1) text.copy(json.bytes, emailFrom, emailTo);
     const emailEnd = text.pos;
     if (raw !== email) text.text(raw);
     writeRow(out, unchanged, line, hi, lo, chi, clo, at, start, emailEnd, text.pos, jsonStart, jsonEnd);
