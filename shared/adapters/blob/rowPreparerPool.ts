@@ -6,7 +6,10 @@
  * Preparing a row is most of Prepare's CPU (decode, tokenize, normalise, validate, hash, encode the
  * contact's JSON); the stateful rest (dedupe, diff, packing, uploads) stays on the calling thread. The
  * previous snapshot's lookup tables are in shared memory, so workers search them without a copy. Small
- * inputs never start a thread: the first chunk is always prepared inline, workers start with the second.
+ * inputs never start a thread: the first chunk waits until a second one shows that threads are worth
+ * starting (both then go to threads), or until it is needed (then it is prepared inline). Preparing it
+ * inline while the threads start cost more than it saved: the calling thread then optimised the tokenizer
+ * and the row preparer too, ~0.25 s of CPU per run (bench/results/pipeline.md, round 8).
  *
  * Each worker has a few sets of shared buffers (`SharedBuffers`) that its chunks travel in and its batches
  * are written to, reused chunk after chunk once the caller `recycle`s a batch: no new arrays per chunk on
@@ -128,7 +131,8 @@ interface Slot {
   job: Omit<ChunkJob, 'bytes'>;
   /** The file line of the chunk's first byte; undefined: right after the previous chunk. */
   line: number | undefined;
-  result: Promise<RowBatch>;
+  /** Undefined while the chunk is held (`RowPreparerPool.held`). */
+  result: Promise<RowBatch> | undefined;
 }
 
 interface Pending {
@@ -144,6 +148,8 @@ export class RowPreparerPool {
   private readonly owners = new WeakMap<RowBatch, { worker: PoolWorker; set: SharedSet }>();
   private readonly waiting = new Map<number, Pending>();
   private inline: { preparer: RowPreparer; writer: RowBatchWriter } | undefined;
+  /** The first chunk, not started yet (see the module comment). */
+  private held: { job: ChunkJob; slot: Slot } | undefined;
   private nextId = 0;
   /** The file line after the last chunk taken. */
   private nextLine = 1;
@@ -183,13 +189,25 @@ export class RowPreparerPool {
   submit(job: ChunkJob, line?: number): void {
     if (this.closed) throw new Error('the row preparer pool is closed');
     const { bytes: _bytes, ...described } = job;
-    if (this.nextId === 1 && !this.threadsTaken) this.takeThreads();
-    const useThreads = this.threads > 0 && this.script !== undefined && this.nextId > 0;
-    const result = useThreads ? this.onThread(job) : this.here(job);
+    const id = this.nextId++;
+    const slot: Slot = { job: described, line, result: undefined };
+    this.queue.push(slot);
+    if (id === 0 && this.threads > 0 && this.script !== undefined) {
+      this.held = { job, slot };
+      return;
+    }
+    if (id === 1 && !this.threadsTaken) this.takeThreads();
+    if (this.held) this.start(this.held.job, this.held.slot, 0);
+    this.start(job, slot, id);
+  }
+
+  /** Starts preparing a chunk: on a thread when this pool has any, else inline. */
+  private start(job: ChunkJob, slot: Slot, id: number): void {
+    if (slot === this.held?.slot) this.held = undefined;
+    const result = this.threads > 0 && this.script !== undefined ? this.onThread(job, id) : this.here(job);
     // Rejections surface through `next`; a chunk never taken (an earlier one failed) must not crash the process.
     result.catch(() => undefined);
-    this.nextId++;
-    this.queue.push({ job: described, line, result });
+    slot.result = result;
   }
 
   /**
@@ -198,8 +216,14 @@ export class RowPreparerPool {
   async next(): Promise<{ job: Omit<ChunkJob, 'bytes'>; batch: RowBatch }> {
     const slot = this.queue.shift();
     if (!slot) throw new Error('next() with no chunk pending');
+    // Needed before a second chunk came: the input is one chunk, prepared here without starting a thread.
+    if (this.held?.slot === slot) {
+      const { job } = this.held;
+      this.held = undefined;
+      slot.result = this.here(job);
+    }
     const start = slot.line ?? this.nextLine;
-    const batch = await slot.result;
+    const batch = await slot.result!;
     const { ints } = batch;
     for (let r = LINE, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) ints[r] = ints[r]! + start - 1;
     if (batch.error?.line !== undefined) batch.error.line += start - 1;
@@ -235,6 +259,7 @@ export class RowPreparerPool {
     this.closed = true;
     if (this.threadsTaken) threadsInUse -= this.threads;
     this.queue.length = 0;
+    this.held = undefined;
     const workers = this.workers.splice(0);
     await Promise.all(workers.map((w) => w.worker.terminate()));
     for (const pending of this.waiting.values())
@@ -252,13 +277,12 @@ export class RowPreparerPool {
     }
   }
 
-  private onThread(job: ChunkJob): Promise<RowBatch> {
+  private onThread(job: ChunkJob, id: number): Promise<RowBatch> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.workers.length < this.threads) this.startWorker();
     // The least busy worker; ties go to the first.
     let chosen = this.workers[0]!;
     for (const w of this.workers) if (w.busy < chosen.busy) chosen = w;
-    const id = this.nextId;
     const { bytes, ...described } = job;
     const set = this.setFor(chosen, bytes.length);
     let message: WorkerJob;

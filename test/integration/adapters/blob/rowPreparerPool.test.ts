@@ -85,15 +85,17 @@ describe('RowPreparerPool shared buffer sets', () => {
     const jobs = Array.from({ length: 14 }, (_, k) => chunk(k * 500, 500));
     const expected = await inline(jobs);
     await withPool(1, async (pool) => {
-      // The first chunk is prepared inline (no thread for a one-chunk input), the second on the thread.
+      // A first chunk taken before a second is submitted is prepared inline (no thread for a one-chunk
+      // input); the second goes to the thread.
       pool.submit(jobs[0]!, 1);
-      pool.submit(jobs[1]!, 1);
       const { batch: first } = await pool.next();
       expect(content(first)).toEqual(expected[0]);
+      expect(pool.threadedChunks).toBe(0);
       // Its own arrays: nothing to release or reuse.
       const released: ArrayBufferLike[] = [];
       pool.recycle(first, (json) => released.push(json));
       expect(released).toEqual([]);
+      pool.submit(jobs[1]!, 1);
       const kept = (await pool.next()).batch;
       expect(kept.json.buffer).toBeInstanceOf(SharedArrayBuffer);
       const keptContent = content(kept);
@@ -181,7 +183,35 @@ describe('RowPreparerPool shared buffer sets', () => {
         if (submitted < jobs.length) pool.submit(jobs[submitted++]!, 1);
       }
       expect(out).toEqual(expected);
-      expect(pool.threadedChunks).toBe(11);
+      // The first chunk waited for the second and went to a thread with it.
+      expect(pool.threadedChunks).toBe(12);
+    });
+  });
+
+  it('holds the first chunk until a second one comes, then prepares both on threads', async () => {
+    const jobs = [chunk(0, 400), chunk(400, 400), chunk(800, 400)];
+    const expected = await inline(jobs);
+    await withPool(1, async (pool) => {
+      pool.submit(jobs[0]!, 1);
+      expect(pool.threadedChunks).toBe(0);
+      pool.submit(jobs[1]!, 1);
+      expect(pool.threadedChunks).toBe(2);
+      pool.submit(jobs[2]!, 1);
+      for (let k = 0; k < 3; k++) {
+        const { batch } = await pool.next();
+        expect(content(batch)).toEqual(expected[k]);
+        expect(batch.json.buffer).toBeInstanceOf(SharedArrayBuffer);
+        pool.recycle(batch);
+      }
+    });
+    // A single chunk never starts a thread: it is prepared inline when it is needed.
+    await withPool(1, async (pool) => {
+      pool.submit(jobs[0]!, 1);
+      const { batch } = await pool.next();
+      expect(content(batch)).toEqual(expected[0]);
+      expect(batch.json.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+      expect(pool.threadedChunks).toBe(0);
+      expect(pool.pending).toBe(0);
     });
   });
 });
