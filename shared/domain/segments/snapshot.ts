@@ -513,8 +513,10 @@ export class SnapshotBuilder {
   private push(eh: number, el: number, ch: number, cl: number, end: number): number {
     const i = this.n++;
     if (i > 0 && this.inOrder) {
+      // The halves may come as int32s (stored the same): compared as the unsigned values they are.
+      const h = eh >>> 0;
       const ph = this.emailHi[i - 1]!;
-      if (ph > eh || (ph === eh && this.emailLo[i - 1]! >= el)) this.inOrder = false;
+      if (ph > h || (ph === h && this.emailLo[i - 1]! >= el >>> 0)) this.inOrder = false;
     }
     this.emailHi[i] = eh;
     this.emailLo[i] = el;

@@ -57,6 +57,29 @@ describe('snapshot', () => {
     expect(s.find(5, 0xffffffff)).toBe(4);
   });
 
+  it('orders hash halves given as int32s (as the pipeline passes them) by their unsigned value', () => {
+    // 0x80000000 and 0xffffffff arrive as -2147483648 and -1: above 0x7fffffff, not below 0.
+    const ascending = [
+      [0x7fffffff, 0],
+      [0x80000000 | 0, 0],
+      [0x80000000 | 0, 0x80000000 | 0],
+      [-1, 5],
+    ] as const;
+    const inOrder = new SnapshotBuilder();
+    ascending.forEach(([hi, lo], i) => inOrder.add(hi, lo, i, i, `e${i}@example.com`));
+    const sorted = inOrder.buildUnsorted();
+    expect(sorted.sorted).toBe(true);
+    expect(Array.from(sorted.emailHi)).toEqual([0x7fffffff, 0x80000000, 0x80000000, 0xffffffff]);
+    expect(sorted.find(0x80000000, 0x80000000)).toBe(2);
+    // The same entries in another order are known not to be sorted, and sorted when built.
+    const shuffled = new SnapshotBuilder();
+    [3, 0, 2, 1].forEach((i) => shuffled.add(ascending[i]![0], ascending[i]![1], i, i, `e${i}@example.com`));
+    expect(shuffled.buildUnsorted().sorted).toBe(false);
+    const built = shuffled.build();
+    expect(Array.from(built.emailHi)).toEqual([0x7fffffff, 0x80000000, 0x80000000, 0xffffffff]);
+    expect(Array.from(built.emailLo)).toEqual([0, 0, 0x80000000, 5]);
+  });
+
   it("stores a run's entries unsorted (buildUnsorted) and sorts them when read back or merged", () => {
     const emails = Array.from({ length: 300 }, (_, i) => `u${(i * 7919) % 1000}@example.com`);
     const unsorted = new SnapshotBuilder();
