@@ -161,42 +161,70 @@ const LOWER_CASE = new Uint8Array(0x300);
 for (let c = 0; c < 0x300; c++)
   LOWER_CASE[c] = String.fromCharCode(c).toLowerCase() === String.fromCharCode(c) ? 1 : 0;
 
+// How `plainEmail` treats each code unit below U+0300 (from U+0300 on, NFC might change the text: not plain).
+const PLAIN = 0;
+const AT = 1;
+const DOT = 2;
+/** Upper case or space (normaliseEmail would change it), a control, NBSP or other character not allowed. */
+const NOT_PLAIN = 3;
+const EMAIL_UNITS = new Uint8Array(0x300);
+for (let c = 0; c < 0x300; c++) {
+  EMAIL_UNITS[c] =
+    c === 0x40
+      ? AT
+      : c === 0x2e
+        ? DOT
+        : c <= 0x20 ||
+            (c >= 0x41 && c <= 0x5a) ||
+            (c >= 0x7f && (c <= 0xa0 || LOWER_CASE[c] !== 1)) ||
+            (c < 0x80 && FORBIDDEN_ASCII[c] === 1)
+          ? NOT_PLAIN
+          : PLAIN;
+}
+
 /**
- * True when `email` is already what `normaliseEmail` makes of it and `emailProblem` finds nothing wrong,
- * decided in one scan that also hashes it (`hash64`, into `out`). Only for lower-case text below U+0300
- * without controls or spaces (which trim, NFC and toLowerCase leave as it is) — the common address; any
- * other gives false, valid or not, and the caller takes the general path (normaliseEmail, emailProblem,
- * hash64), which decides it.
+ * Whether `email` is already what `normaliseEmail` makes of it and `emailProblem` finds nothing wrong,
+ * decided in one scan (a table lookup per code unit) that also hashes it (`hash64`, into `out`) and, given
+ * `bytes`, writes its UTF-8 at `p` (it needs no JSON escape). Only for lower-case text below U+0300 without
+ * controls or spaces (which trim, NFC and toLowerCase leave as it is) — the common address. Returns the
+ * position after the bytes written (`p` without `bytes`), or -1 for any other text, valid or not: the caller
+ * then takes the general path (normaliseEmail, emailProblem, hash64), which decides it.
  */
-export function plainEmailHash(email: string, out: Hash64): boolean {
+export function plainEmail(email: string, out: Hash64, bytes?: Uint8Array, p = 0): number {
   const n = email.length;
-  if (n === 0 || n > MAX_FIELD_LENGTH) return false;
+  if (n === 0 || n > MAX_FIELD_LENGTH) return -1;
   let h1 = SEED1;
   let h2 = SEED2;
   let at = -1;
   let lastDot = -1;
   for (let i = 0; i < n; i++) {
     const c = email.charCodeAt(i);
-    // Upper case or space (normaliseEmail would change it), a control character (invalid), or from U+0300
-    // on (NFC might change it): the general path decides.
-    if (c <= 0x20 || (c >= 0x41 && c <= 0x5a)) return false;
-    if (c >= 0x7f && (c <= 0xa0 || c >= 0x300 || LOWER_CASE[c] !== 1)) return false;
-    if (c === 0x40) {
-      if (at !== -1) return false;
-      at = i;
-    } else if (c === 0x2e) {
-      if (at !== -1) {
-        // An empty domain label (right after the @ or another dot, or at the end).
-        if (i === at + 1 || i === lastDot + 1 || i === n - 1) return false;
+    if (c >= 0x300) return -1;
+    const unit = EMAIL_UNITS[c];
+    if (unit !== PLAIN) {
+      if (unit === NOT_PLAIN) return -1;
+      if (unit === AT) {
+        if (at !== -1) return -1;
+        at = i;
+      } else if (at !== -1) {
+        // A dot in the domain: an empty label (right after the @ or another dot, or at the end) is invalid.
+        if (i === at + 1 || i === lastDot + 1 || i === n - 1) return -1;
         lastDot = i;
       }
-    } else if (FORBIDDEN_ASCII[c] === 1) return false;
+    }
+    if (bytes) {
+      if (c < 0x80) bytes[p++] = c;
+      else {
+        bytes[p++] = 0xc0 | (c >> 6);
+        bytes[p++] = 0x80 | (c & 0x3f);
+      }
+    }
     h1 = Math.imul(h1 ^ c, MUL1);
     h2 = Math.imul(h2 ^ c, MUL2);
   }
-  if (at <= 0 || lastDot === -1 || !isTopLevel(email, lastDot + 1)) return false;
+  if (at <= 0 || lastDot === -1 || !isTopLevel(email, lastDot + 1)) return -1;
   finalMix(h1, h2, out);
-  return true;
+  return p;
 }
 
 /** The bulk_import contact object (keys in a fixed order, empty values omitted so they never blank out data). */

@@ -17,7 +17,7 @@ export interface Hash64 {
 
 /**
  * The two lanes' seeds and per-code-unit multipliers (`h = Math.imul(h ^ unit, MUL)`), exported for callers
- * that fuse hashing into another pass over the same text (contact.ts `plainEmailHash`, rowPreparer.ts's
+ * that fuse hashing into another pass over the same text (contact.ts `plainEmail`, rowPreparer.ts's
  * plain path); `hash64` and `Hasher64` are the definition.
  */
 const SEED1 = 0xdeadbeef;

@@ -12,7 +12,7 @@ import { TextDecoder } from 'node:util';
 import { InputFileError } from '../../errors';
 import type { CsvFormat } from './cdmModel';
 import * as contact from './contact';
-import { emailProblem, normaliseEmail, normaliseName, normaliseText, plainEmailHash } from './contact';
+import { emailProblem, normaliseEmail, normaliseName, normaliseText, plainEmail } from './contact';
 import { type CsvDialect, type CsvRecordSink, CsvTokenizer } from './csvTokenizer';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
 import * as hashing from './hash64';
@@ -290,19 +290,6 @@ function isWideSpace(c: number): boolean {
   );
 }
 
-/** Writes `text` (code units below U+0800 only) at `p` as UTF-8; returns the position after it. */
-function putText(bytes: Uint8Array, p: number, text: string): number {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes[p++] = c;
-    else {
-      bytes[p++] = 0xc0 | (c >> 6);
-      bytes[p++] = 0x80 | (c & 0x3f);
-    }
-  }
-  return p;
-}
-
 /** True when every code unit of `text` is ASCII. */
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
@@ -525,19 +512,6 @@ export class RowPreparer {
   private preparePlain(fields: readonly string[], line: number, out: RowBatchWriter): boolean {
     const columns = this.columns!;
     const raw = fields[columns.email]!;
-    const emailHash = this.emailHash;
-    let email = raw;
-    if (!plainEmailHash(email, emailHash)) {
-      // Stray spaces or capitals around an ASCII address: trimmed and lower-cased, as normaliseEmail does
-      // (NFC changes no ASCII text); the row keeps the email as found too, as `prepare` does.
-      if (!isAscii(raw)) return false;
-      email = raw.trim().toLowerCase();
-      if (email === raw || !plainEmailHash(email, emailHash)) return false;
-    }
-    const { hi, lo } = emailHash;
-    const previous = this.previous;
-    const at = previous.find(hi, lo);
-    if (at !== -1 && !previous.sameEmail(at, email)) return false;
     const firstName = columns.firstName === -1 ? '' : fields[columns.firstName]!;
     const lastName = columns.lastName === -1 ? '' : fields[columns.lastName]!;
     const phone = columns.phone === -1 ? '' : fields[columns.phone]!;
@@ -545,26 +519,42 @@ export class RowPreparer {
     if (phone.length > MAX_FIELD_LENGTH) return false;
     const fieldColumns = columns.fields;
     const values = this.values;
-    let valueBytes = email.length + firstName.length + lastName.length + phone.length;
+    let valueBytes = raw.length + firstName.length + lastName.length + phone.length;
     for (let i = 0; i < fieldColumns.length; i++) valueBytes += fields[fieldColumns[i]!.index]!.length;
+
+    // The email is written into the JSON in the scan that checks and hashes it, before the snapshot lookup
+    // tells whether the contact is sent: room for the whole contact is made first (UTF-8 takes at most 3
+    // bytes per UTF-16 code unit), and nothing counts until `json.pos` moves at the end.
+    const json = out.json;
+    json.reserve(3 * valueBytes + this.literalBytes);
+    const jsonStart = json.pos;
+    let p = put(json.bytes, jsonStart, EMAIL_KEY);
+    json.bytes[p++] = 0x22;
+    // Where the email's UTF-8 bytes are in the JSON.
+    const emailFrom = p;
+    const emailHash = this.emailHash;
+    let email = raw;
+    p = plainEmail(email, emailHash, json.bytes, emailFrom);
+    if (p < 0) {
+      // Stray spaces or capitals around an ASCII address: trimmed and lower-cased, as normaliseEmail does
+      // (NFC changes no ASCII text); the row keeps the email as found too, as `prepare` does.
+      if (!isAscii(raw)) return false;
+      email = raw.trim().toLowerCase();
+      if (email === raw) return false;
+      p = plainEmail(email, emailHash, json.bytes, emailFrom);
+      if (p < 0) return false;
+    }
+    const emailTo = p;
+    json.bytes[p++] = 0x22;
+    const { hi, lo } = emailHash;
+    const previous = this.previous;
+    const at = previous.find(hi, lo);
+    if (at !== -1 && !previous.sameEmail(at, email)) return false;
 
     // A new contact is sent: its JSON is written in the same scan. A known one is only scanned and hashed
     // (an incremental run's rows are mostly unchanged), and encoded afterwards if it changed.
-    const json = out.json;
     const write = at === -1 || this.options.fullResync;
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    if (write) json.reserve(3 * valueBytes + this.literalBytes);
     const bytes = write ? json.bytes : undefined;
-    const jsonStart = json.pos;
-    let p = put(bytes, jsonStart, EMAIL_KEY);
-    // Where the email's UTF-8 bytes are in `bytes` (written when the contact is new).
-    const emailFrom = p + 1;
-    if (bytes) {
-      bytes[p++] = 0x22;
-      p = putText(bytes, p, email);
-      bytes[p++] = 0x22;
-    }
-    const emailTo = p - 1;
     const h = this.hasher.reset();
     if (firstName !== '') p = put(bytes, p, FIRST_NAME_KEY);
     p = plainValue(firstName, true, h, bytes, p);
