@@ -347,6 +347,8 @@ export interface RowPreparerOptions {
 
 /** The previous snapshot as a row preparer searches it. */
 export interface PreviousLookup {
+  /** Entries held (0 on a first run). */
+  readonly count: number;
   find(hi: number, lo: number): number;
   sameEmail(i: number, email: string): boolean;
   sameContent(i: number, contentHi: number, contentLo: number): boolean;
@@ -375,6 +377,12 @@ export class RowPreparer {
   private plain = false;
   /** JSON bytes of a contact besides its values and their quotes, at most (`json.reserve` per row). */
   private literalBytes = 0;
+  /**
+   * Whether the plain path writes each email into the JSON while it checks it, before the snapshot lookup:
+   * when every contact is sent (a first run, a full resync). Otherwise most are known and unchanged, and
+   * only a new one's email is written, in a second scan.
+   */
+  private readonly writeEmailFirst: boolean;
 
   constructor(
     private readonly options: RowPreparerOptions,
@@ -382,6 +390,7 @@ export class RowPreparer {
   ) {
     this.listIdText = String(options.listId);
     this.largestContact = largestContactBytes(options.packing);
+    this.writeEmailFirst = previous.count === 0 || options.fullResync;
   }
 
   /** Sets the column positions of the records that follow. */
@@ -522,9 +531,8 @@ export class RowPreparer {
     let valueBytes = raw.length + firstName.length + lastName.length + phone.length;
     for (let i = 0; i < fieldColumns.length; i++) valueBytes += fields[fieldColumns[i]!.index]!.length;
 
-    // The email is written into the JSON in the scan that checks and hashes it, before the snapshot lookup
-    // tells whether the contact is sent: room for the whole contact is made first (UTF-8 takes at most 3
-    // bytes per UTF-16 code unit), and nothing counts until `json.pos` moves at the end.
+    // Room for the whole contact first (UTF-8 takes at most 3 bytes per UTF-16 code unit): bytes written
+    // past `json.pos` count only once it moves, at the end.
     const json = out.json;
     json.reserve(3 * valueBytes + this.literalBytes);
     const jsonStart = json.pos;
@@ -533,19 +541,18 @@ export class RowPreparer {
     // Where the email's UTF-8 bytes are in the JSON.
     const emailFrom = p;
     const emailHash = this.emailHash;
+    const eager = this.writeEmailFirst ? json.bytes : undefined;
     let email = raw;
-    p = plainEmail(email, emailHash, json.bytes, emailFrom);
+    p = plainEmail(email, emailHash, eager, emailFrom);
     if (p < 0) {
       // Stray spaces or capitals around an ASCII address: trimmed and lower-cased, as normaliseEmail does
       // (NFC changes no ASCII text); the row keeps the email as found too, as `prepare` does.
       if (!isAscii(raw)) return false;
       email = raw.trim().toLowerCase();
       if (email === raw) return false;
-      p = plainEmail(email, emailHash, json.bytes, emailFrom);
+      p = plainEmail(email, emailHash, eager, emailFrom);
       if (p < 0) return false;
     }
-    const emailTo = p;
-    json.bytes[p++] = 0x22;
     const { hi, lo } = emailHash;
     const previous = this.previous;
     const at = previous.find(hi, lo);
@@ -555,6 +562,10 @@ export class RowPreparer {
     // (an incremental run's rows are mostly unchanged), and encoded afterwards if it changed.
     const write = at === -1 || this.options.fullResync;
     const bytes = write ? json.bytes : undefined;
+    // A new email on a run that did not write it first (`writeEmailFirst`): written now.
+    if (bytes && !eager) p = plainEmail(email, emailHash, bytes, emailFrom);
+    const emailTo = p;
+    if (bytes) bytes[p++] = 0x22;
     const h = this.hasher.reset();
     if (firstName !== '') p = put(bytes, p, FIRST_NAME_KEY);
     p = plainValue(firstName, true, h, bytes, p);

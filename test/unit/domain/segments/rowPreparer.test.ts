@@ -260,6 +260,7 @@ describe('RowPreparer: the plain path gives the general path result, byte for by
     const other = builder.build();
     // Every hash "found" at entry 0, which holds another address: each row is a hash collision.
     const lookup = {
+      count: 1,
       find: () => 0,
       sameContent: () => true,
       sameEmail: (i: number, e: string) => other.sameEmail(i, e),

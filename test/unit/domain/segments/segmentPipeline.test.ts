@@ -362,6 +362,7 @@ describe('64-bit hash collisions', () => {
     snapshot.add(1, 2, 3, 4, 'someone.else@example.com');
     const previous = snapshot.build();
     const lookup: PreviousLookup = {
+      count: 1,
       find: () => 0,
       sameContent: () => true,
       sameEmail: (i, e) => previous.sameEmail(i, e),
