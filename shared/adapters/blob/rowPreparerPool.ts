@@ -204,7 +204,13 @@ export class RowPreparerPool {
   /** Starts preparing a chunk: on a thread when this pool has any, else inline. */
   private start(job: ChunkJob, slot: Slot, id: number): void {
     if (slot === this.held?.slot) this.held = undefined;
-    const result = this.threads > 0 && this.script !== undefined ? this.onThread(job, id) : this.here(job);
+    let result: Promise<RowBatch>;
+    try {
+      result = this.threads > 0 && this.script !== undefined ? this.onThread(job, id) : this.here(job);
+    } catch (error) {
+      // A thread that cannot be started or sent the chunk: its slot is queued already, so the error goes there.
+      result = Promise.reject(ensureError(error));
+    }
     // Rejections surface through `next`; a chunk never taken (an earlier one failed) must not crash the process.
     result.catch(() => undefined);
     slot.result = result;

@@ -6,7 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { RowPreparerPool, workerScript } from '../../../../shared/adapters/blob/rowPreparerPool';
+import {
+  defaultPrepareThreads,
+  RowPreparerPool,
+  workerScript,
+} from '../../../../shared/adapters/blob/rowPreparerPool';
 import { ExportMapping, resolveColumns } from '../../../../shared/domain/segments/exportMapping';
 import { DEFAULT_PACKING_LIMITS } from '../../../../shared/domain/segments/requestPacker';
 import type { ChunkJob, RowBatch } from '../../../../shared/domain/segments/rowPreparer';
@@ -212,6 +216,53 @@ describe('RowPreparerPool shared buffer sets', () => {
       expect(batch.json.buffer).not.toBeInstanceOf(SharedArrayBuffer);
       expect(pool.threadedChunks).toBe(0);
       expect(pool.pending).toBe(0);
+    });
+  });
+
+  it('prepares the held chunk inline when the process has no thread left for this pool', async () => {
+    const jobs = [chunk(0, 300), chunk(300, 300)];
+    const expected = await inline(jobs);
+    // Another pool takes every thread of the process (its second chunk makes it take them).
+    await withPool(defaultPrepareThreads(), async (busy) => {
+      busy.submit(jobs[0]!, 1);
+      busy.submit(jobs[1]!, 1);
+      await withPool(1, async (pool) => {
+        pool.submit(jobs[0]!, 1);
+        pool.submit(jobs[1]!, 1);
+        for (let k = 0; k < 2; k++) {
+          const { batch } = await pool.next();
+          expect(content(batch)).toEqual(expected[k]);
+          expect(batch.json.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+        }
+        expect(pool.threadedChunks).toBe(0);
+      });
+      for (let k = 0; k < 2; k++) expect(content((await busy.next()).batch)).toEqual(expected[k]);
+    });
+  });
+
+  it('drops a held chunk on close, and reports a chunk that cannot be sent to a thread in its turn', async () => {
+    const jobs = [chunk(0, 300), chunk(300, 300), chunk(600, 300)];
+    const held = new RowPreparerPool(options, Snapshot.empty().lookup, 1);
+    held.submit(jobs[0]!, 1);
+    await held.close();
+    expect(held.pending).toBe(0);
+    expect(held.threadedChunks).toBe(0);
+
+    const expected = await inline(jobs);
+    await withPool(1, async (pool) => {
+      pool.submit(jobs[0]!, 1);
+      // The thread cannot be reached for the second chunk (the held first one went through).
+      const send = Reflect.get(pool, 'onThread') as (...args: unknown[]) => Promise<RowBatch>;
+      let calls = 0;
+      Reflect.set(pool, 'onThread', (...args: unknown[]) => {
+        if (++calls === 2) throw new Error('cannot post the chunk');
+        return send.apply(pool, args);
+      });
+      pool.submit(jobs[1]!, 1);
+      pool.submit(jobs[2]!, 1);
+      expect(content((await pool.next()).batch)).toEqual(expected[0]);
+      await expect(pool.next()).rejects.toThrow('cannot post the chunk');
+      expect(content((await pool.next()).batch)).toEqual(expected[2]);
     });
   });
 });
