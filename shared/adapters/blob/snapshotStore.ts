@@ -70,7 +70,8 @@ export async function readSnapshot(
           done(null, chunk);
         },
       }),
-      createGunzip(),
+      // Output in 1 MiB chunks rather than zlib's 16 KB: ~45 callbacks per million contacts, not ~2,700.
+      createGunzip({ chunkSize: 1024 * 1024 }),
       // A sink as the last stage, so the gunzip's own end-of-input errors reach `pipeline`.
       new Writable({
         write(chunk: Buffer, _encoding, done) {
@@ -111,6 +112,8 @@ export async function writeSnapshot(
 const EMAIL_SPLIT_BYTES = 4 * 1024 * 1024;
 /** At most this many email members (libuv's default pool has 4 threads). */
 const EMAIL_MEMBERS = 4;
+/** More than a stored gzip member adds to its input (header, trailer, 5 bytes per 64 KiB block): 64 KiB. */
+const MEMBER_OVERHEAD = 64 * 1024;
 
 /**
  * A snapshot's stored bytes: concatenated gzip members, which any gunzip (RFC 1952 §2.2, Node's zlib
@@ -128,9 +131,14 @@ async function snapshotBlobBytes(snapshot: Snapshot): Promise<Buffer> {
   const emailBytes = raw.length - split;
   const members = Math.min(EMAIL_MEMBERS, Math.max(1, Math.ceil(emailBytes / EMAIL_SPLIT_BYTES)));
   const per = Math.ceil(emailBytes / members);
-  const parts = [gzipAsync(raw.subarray(0, split), { level: 0 })];
-  for (let from = split; from < raw.length; from += per)
-    parts.push(gzipAsync(raw.subarray(from, Math.min(raw.length, from + per)), { level: 1 }));
+  // Large output chunks (the stored tables in one, the emails, ~5× smaller deflated, in 1 MiB ones): with
+  // zlib's default 16 KB, a million contacts' snapshot took ~1,400 callbacks on this thread, and compressing
+  // it about twice as long (~0.2 s against ~0.09 s).
+  const parts = [gzipAsync(raw.subarray(0, split), { level: 0, chunkSize: split + MEMBER_OVERHEAD })];
+  for (let from = split; from < raw.length; from += per) {
+    const member = raw.subarray(from, Math.min(raw.length, from + per));
+    parts.push(gzipAsync(member, { level: 1, chunkSize: 1024 * 1024 }));
+  }
   return Buffer.concat(await Promise.all(parts));
 }
 
