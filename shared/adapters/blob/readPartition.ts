@@ -252,22 +252,26 @@ async function readChunks({ file, format, encoding, handlers, head, rest }: Open
     startLine = undefined;
   };
   for (; part; part = await next()) {
-    if (part.length === 0) continue;
-    const end = scanner.scan(part, 0, part.length);
-    parts.push(part);
-    pendingBytes += part.length;
-    if (end !== -1) cut = pendingBytes - part.length + end;
-    if (cut >= chunkBytes || (cut > 0 && pendingBytes - cut > MAX_UNTERMINATED_BYTES)) {
-      const all = concat(parts);
-      await send(all.subarray(0, cut), true);
-      parts = cut < all.length ? [all.subarray(cut)] : [];
-      pendingBytes -= cut;
-      cut = 0;
-    }
-    if (cut === 0 && pendingBytes > MAX_UNTERMINATED_BYTES) {
-      // No record end in 4 MB: the tokenizer fails it with its line (or an earlier error in it).
-      await send(concat(parts), false);
-      return;
+    // A part larger than a chunk (a gunzipped file comes in 256 KiB parts) is taken a chunk's worth at a
+    // time, so that chunks stay about `chunkBytes` whatever the parts.
+    for (let from = 0; from < part.length; from += chunkBytes) {
+      const piece = part.length <= chunkBytes ? part : part.subarray(from, from + chunkBytes);
+      const end = scanner.scan(piece, 0, piece.length);
+      parts.push(piece);
+      pendingBytes += piece.length;
+      if (end !== -1) cut = pendingBytes - piece.length + end;
+      if (cut >= chunkBytes || (cut > 0 && pendingBytes - cut > MAX_UNTERMINATED_BYTES)) {
+        const all = concat(parts);
+        await send(all.subarray(0, cut), true);
+        parts = cut < all.length ? [all.subarray(cut)] : [];
+        pendingBytes -= cut;
+        cut = 0;
+      }
+      if (cut === 0 && pendingBytes > MAX_UNTERMINATED_BYTES) {
+        // No record end in 4 MB: the tokenizer fails it with its line (or an earlier error in it).
+        await send(concat(parts), false);
+        return;
+      }
     }
   }
   if (pendingBytes) await send(concat(parts), true);
@@ -330,7 +334,9 @@ async function* decompressed(
     yield* all();
     return;
   }
-  const gunzip = createGunzip();
+  // 256 KiB output chunks, not zlib's 16 KB: gunzipping a million-row file (62 MB) then costs ~0.15 s of CPU
+  // instead of ~0.4-0.5 s, most of it the stream's per-chunk work.
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   const feeding = pipeline(Readable.from(all()), gunzip);
   feeding.catch(() => undefined); // surfaced through the iteration below
   try {
