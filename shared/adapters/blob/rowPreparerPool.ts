@@ -9,7 +9,7 @@
  * inputs never start a thread: the first chunk waits until a second one shows that threads are worth
  * starting (both then go to threads), or until it is needed (then it is prepared inline). Preparing it
  * inline while the threads start cost more than it saved: the calling thread then optimised the tokenizer
- * and the row preparer too, ~0.25 s of CPU per run (bench/results/pipeline.md, round 8).
+ * and the row preparer too, 0.1–0.25 s of CPU per run (bench/results/pipeline.md, round 8).
  *
  * Each worker has a few sets of shared buffers (`SharedBuffers`) that its chunks travel in and its batches
  * are written to, reused chunk after chunk once the caller `recycle`s a batch: no new arrays per chunk on

@@ -361,7 +361,10 @@ export class RowPreparer {
   private readonly emailHash: Hash64 = { hi: 0, lo: 0 };
   private readonly contentHash: Hash64 = { hi: 0, lo: 0 };
   private readonly hasher = new Hasher64();
-  /** `String(listId)`, and `String(fieldId)` per mapped field column: made once, not per row, for the content hash. */
+  /**
+   * `String(listId)`, and `String(fieldId)` per mapped field column: made once, not per row, for the content
+   * hash.
+   */
   private readonly listIdText: string;
   private fieldIdTexts: string[] = [];
   /** The current row's normalised custom field values, one per mapped field column (reused across rows). */
