@@ -185,6 +185,8 @@ export class RowPreparerPool {
   /**
    * Starts preparing `job`, whose first byte is on physical line `line` of its file (undefined: it
    * continues the previous chunk). Its batch comes from `next` after those of the chunks submitted before.
+   * The first chunk's bytes are read later (when the second is submitted, or by `next`): the caller must not
+   * reuse that memory (Prepare's chunks are new buffers, or views of stream chunks that are never rewritten).
    */
   submit(job: ChunkJob, line?: number): void {
     if (this.closed) throw new Error('the row preparer pool is closed');
