@@ -156,31 +156,22 @@ export function emailProblem(email: string): string | undefined {
   return undefined;
 }
 
-/** 1 for the code units below U+0300 that `toLowerCase` leaves as they are (context-free below U+0300). */
-const LOWER_CASE = new Uint8Array(0x300);
-for (let c = 0; c < 0x300; c++)
-  LOWER_CASE[c] = String.fromCharCode(c).toLowerCase() === String.fromCharCode(c) ? 1 : 0;
-
 // How `plainEmail` treats each code unit below U+0300 (from U+0300 on, NFC might change the text: not plain).
 const PLAIN = 0;
 const AT = 1;
 const DOT = 2;
 /** Upper case or space (normaliseEmail would change it), a control, NBSP or other character not allowed. */
 const NOT_PLAIN = 3;
-const EMAIL_UNITS = new Uint8Array(0x300);
-for (let c = 0; c < 0x300; c++) {
-  EMAIL_UNITS[c] =
-    c === 0x40
-      ? AT
-      : c === 0x2e
-        ? DOT
-        : c <= 0x20 ||
-            (c >= 0x41 && c <= 0x5a) ||
-            (c >= 0x7f && (c <= 0xa0 || LOWER_CASE[c] !== 1)) ||
-            (c < 0x80 && FORBIDDEN_ASCII[c] === 1)
-          ? NOT_PLAIN
-          : PLAIN;
+/** How `plainEmail` treats code unit `c` (below U+0300). */
+function emailUnit(c: number): number {
+  if (c === 0x40) return AT;
+  if (c === 0x2e) return DOT;
+  const unit = String.fromCharCode(c);
+  // Space, controls and NBSP; upper case (`toLowerCase` is context-free below U+0300); characters not allowed.
+  if (c <= 0x20 || (c >= 0x7f && c <= 0xa0) || unit.toLowerCase() !== unit) return NOT_PLAIN;
+  return c < 0x80 && FORBIDDEN_ASCII[c] === 1 ? NOT_PLAIN : PLAIN;
 }
+const EMAIL_UNITS = Uint8Array.from({ length: 0x300 }, (_, c) => emailUnit(c));
 
 /**
  * Whether `email` is already what `normaliseEmail` makes of it and `emailProblem` finds nothing wrong,
