@@ -539,14 +539,12 @@ export class RowPreparer {
     const json = out.json;
     json.reserve(3 * valueBytes + this.literalBytes);
     const jsonStart = json.pos;
-    let p = put(json.bytes, jsonStart, EMAIL_KEY);
-    json.bytes[p++] = 0x22;
-    // Where the email's UTF-8 bytes are in the JSON.
-    const emailFrom = p;
+    // Where the email's UTF-8 bytes go in the JSON: after `{"email":"`.
+    const emailFrom = jsonStart + EMAIL_KEY.length + 1;
     const emailHash = this.emailHash;
     const eager = this.writeEmailFirst ? json.bytes : undefined;
     let email = raw;
-    p = plainEmail(email, emailHash, eager, emailFrom);
+    let p = plainEmail(email, emailHash, eager, emailFrom);
     if (p < 0) {
       // Stray spaces or capitals around an ASCII address: trimmed and lower-cased, as normaliseEmail does
       // (NFC changes no ASCII text); the row keeps the email as found too, as `prepare` does.
@@ -565,8 +563,12 @@ export class RowPreparer {
     // (an incremental run's rows are mostly unchanged), and encoded afterwards if it changed.
     const write = at === -1 || this.options.fullResync;
     const bytes = write ? json.bytes : undefined;
-    // A new email on a run that did not write it first (`writeEmailFirst`): written now.
-    if (bytes && !eager) p = plainEmail(email, emailHash, bytes, emailFrom);
+    if (bytes) {
+      put(bytes, jsonStart, EMAIL_KEY);
+      bytes[emailFrom - 1] = 0x22;
+      // A new email on a run that did not write it first (`writeEmailFirst`): written now.
+      if (!eager) p = plainEmail(email, emailHash, bytes, emailFrom);
+    }
     const emailTo = p;
     if (bytes) bytes[p++] = 0x22;
     const h = this.hasher.reset();
