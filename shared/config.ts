@@ -29,8 +29,17 @@ const list = (fallback: string[]) =>
 
 const envSchema = z
   .object({
-    /** The Functions host's own storage (Durable history, tables). */
+    /** The Functions host's own storage (Durable history, records tables, the work container): a connection string. */
     AzureWebJobsStorage: z.string().min(1).optional(),
+    /** The same account, identity-based (Azure): its name; blob/table/queue endpoints are derived from it. */
+    AzureWebJobsStorage__accountName: z
+      .string()
+      .regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name (3-24 lower-case letters or digits)')
+      .optional(),
+    /** Client id of the user-assigned managed identity for identity-based storage connections. */
+    AzureWebJobsStorage__clientId: z.string().min(1).optional(),
+    /** Client id of the user-assigned managed identity the app uses for Key Vault and segment storage. */
+    AZURE_CLIENT_ID: z.string().min(1).optional(),
     /** Where segment files land: a connection string, or an account URL used with managed identity. */
     SEGMENT_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
     SEGMENT_STORAGE_ACCOUNT_URL: z.url().optional(),
