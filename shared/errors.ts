@@ -110,6 +110,64 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** The record was changed or created concurrently, or is still in use (e.g. a connection exports use). */
+export class ConflictError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'conflict', status: 409, cause });
+  }
+}
+
+/** An `If-Match` ETag no longer matches the stored record: someone else changed it first. */
+export class PreconditionFailedError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'precondition_failed', status: 412, cause });
+  }
+}
+
+/** The request carries no (usable) identity. */
+export class UnauthenticatedError extends AppError {
+  constructor(message: string) {
+    super(message, { code: 'unauthenticated', status: 401 });
+  }
+}
+
+/** The caller is known but lacks the role or share the operation needs. */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super(message, { code: 'forbidden', status: 403 });
+  }
+}
+
+/** A request body exceeds the size limit. */
+export class PayloadTooLargeError extends AppError {
+  readonly limitBytes: number;
+
+  constructor(limitBytes: number) {
+    super(`The request body is larger than ${limitBytes} bytes`, { code: 'payload_too_large', status: 413 });
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** A request body in a media type the route does not read. */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string) {
+    super(message, { code: 'unsupported_media_type', status: 415 });
+  }
+}
+
+/** The route exists, but not for this HTTP method; `allow` lists the methods it has. */
+export class MethodNotAllowedError extends AppError {
+  readonly allow: readonly string[];
+
+  constructor(method: string, path: string, allow: readonly string[]) {
+    super(`${method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, {
+      code: 'method_not_allowed',
+      status: 405,
+    });
+    this.allow = allow;
+  }
+}
+
 /** Turns anything thrown into an `Error`, so callers can rely on `message` and `cause`. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;

@@ -24,6 +24,8 @@ export const ConnectionRecord = z
     /** When the data-privacy consent was given, and by whom. */
     dataPrivacyAcceptedAt: z.string(),
     dataPrivacyAcceptedBy: z.string(),
+    /** When the key and host were last verified against ActiveCampaign (`GET /api/3/users/me`). */
+    lastVerifiedAt: z.string().optional(),
     createdAt: z.string(),
     createdBy: z.string(),
     updatedAt: z.string(),
