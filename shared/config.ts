@@ -9,6 +9,7 @@ import { ConfigError, type FieldIssue } from './errors';
 const DEFAULT_ALLOWED_HOST_SUFFIXES = ['.api-us1.com', '.api-eu1.com', '.activehosted.com'];
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const share = (fallback: number) => z.coerce.number().min(0).max(1).default(fallback);
 const positiveNumber = (fallback: number) => z.coerce.number().positive().default(fallback);
 const flag = z
   .enum(['true', 'false', '1', '0', ''])
@@ -50,6 +51,19 @@ const envSchema = z
     WORK_CONTAINER: z.string().min(3).max(63).default('segment-export-work'),
     EXPORT_PROFILE_CAP: positiveInt(1_000_000),
     EXPORT_SCHEDULE: z.string().min(1).default('0 0 2 * * *'),
+    /** A run whose rejected rows (duplicates aside) exceed this share of all rows stops before sending. */
+    EXPORT_MAX_REJECTED_SHARE: share(0.5),
+    /** Mirror mode: unsubscribing more than this share of the previous snapshot needs an explicit confirmation. */
+    EXPORT_MIRROR_MAX_UNSUBSCRIBE_SHARE: share(0.1),
+    /** Push activities in flight per run (they share the account's budget; a few keep it busy). */
+    EXPORT_PUSH_WINDOW: positiveInt(3),
+    /** First `import/info` look after a push, and the longest wait between looks. */
+    EXPORT_POLL_FIRST_MS: positiveInt(2_000),
+    EXPORT_POLL_MAX_MS: positiveInt(30_000),
+    /** A batch still pending after this long is given up; its contacts are reported and sent next run. */
+    EXPORT_RECONCILE_DEADLINE_MS: positiveInt(3_600_000),
+    /** Resubmissions of a `failed`/`interrupted` batch before its contacts are reported failed. */
+    EXPORT_MAX_RESUBMITS: z.coerce.number().int().min(0).max(10).default(3),
     ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber(5),
     ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber(100),
     ACTIVECAMPAIGN_ALLOWED_HOST_SUFFIXES: list(DEFAULT_ALLOWED_HOST_SUFFIXES),

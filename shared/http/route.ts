@@ -38,6 +38,8 @@ export interface RouteResult {
   headers?: Record<string, string>;
   /** The record's ETag, sent as the `ETag` header. */
   etag?: string;
+  /** A body that is not JSON (e.g. a CSV download), sent as it is with its content type. */
+  raw?: { body: NodeJS.ReadableStream | string; contentType: string; headers?: Record<string, string> };
 }
 
 /** One route, typed by its parameters, query, body and the services its handler uses. */
@@ -144,6 +146,13 @@ export function createHttpHandler<S>(
         ...(result.etag ? { etag: result.etag } : {}),
         ...result.headers,
       };
+      if (result.raw) {
+        return {
+          status,
+          headers: { 'content-type': result.raw.contentType, ...headers, ...result.raw.headers },
+          body: result.raw.body as unknown as ReadableStream,
+        };
+      }
       if (status === 204 || result.body === undefined) return { status, headers };
       return { status, headers: { 'content-type': 'application/json', ...headers }, jsonBody: result.body };
     } catch (error) {

@@ -256,18 +256,29 @@ export interface RecordStore {
 }
 
 /** Table names of the record store. */
-export const RECORD_TABLES = { connections: 'Connections', exports: 'Exports' } as const;
+export const RECORD_TABLES = { connections: 'Connections', exports: 'Exports', runs: 'Runs' } as const;
+
+/**
+ * The table of one kind of record. Tables are named after the task hub (`<hub>Connections`), as the
+ * Durable backend names its own, so two deployments (or test runs) sharing an account never share records.
+ */
+export function recordTableName(hub: string | undefined, kind: keyof typeof RECORD_TABLES): string {
+  return `${hub ?? 'SegmentExport'}${RECORD_TABLES[kind]}`;
+}
 
 /** The record store over the host's storage account (`AzureWebJobsStorage`). */
-export function createRecordStore(config: Parameters<typeof hostTableClient>[0]): RecordStore {
+export function createRecordStore(
+  config: Parameters<typeof hostTableClient>[0] & { DURABLE_TASK_HUB_NAME?: string },
+): RecordStore {
+  const hub = config.DURABLE_TASK_HUB_NAME;
   return {
     connections: new TableRecordStore({
-      client: hostTableClient(config, RECORD_TABLES.connections),
+      client: hostTableClient(config, recordTableName(hub, 'connections')),
       schema: ConnectionRecord,
       kind: 'connection',
     }),
     exports: new TableRecordStore({
-      client: hostTableClient(config, RECORD_TABLES.exports),
+      client: hostTableClient(config, recordTableName(hub, 'exports')),
       schema: ExportRecord,
       kind: 'export',
     }),

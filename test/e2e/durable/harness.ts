@@ -53,6 +53,12 @@ export interface StartOptions {
   timeoutMs?: number;
   /** The process entry; default `hostEntry` (tests of this harness point it elsewhere). */
   entry?: string;
+  /** The app to run; default the Durable fixture app. */
+  appDir?: string;
+  /** Settings added to the environment. */
+  env?: Record<string, string>;
+  /** More command-line arguments for the host. */
+  args?: string[];
 }
 
 /** Starts the host process entry on `hub` and resolves once it printed `HOST READY <url>`. */
@@ -67,13 +73,21 @@ export async function startHostProcess(hub: string, options: StartOptions = {}):
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     AzureWebJobsStorage: azuriteConnectionString(),
+    ...options.env,
     DURABLE_TASK_HUB_NAME: hub,
   };
   // The backend derives WEBSITE_HOSTNAME from the host's own origin when it is unset (management links).
   delete env.WEBSITE_HOSTNAME;
   const child = spawn(
     process.execPath,
-    [entry, '--app', path.relative(repoRoot, durableAppDir), '--port', '0'],
+    [
+      entry,
+      '--app',
+      path.relative(repoRoot, options.appDir ?? durableAppDir) || '.',
+      '--port',
+      '0',
+      ...(options.args ?? []),
+    ],
     { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   started.add(child);

@@ -1,0 +1,104 @@
+/**
+ * The Push activity: sends a slice's staged bulk-import bodies as staged, one after another, paced by the
+ * account's shared budget (the client waits for its slot). Every attempt is appended to the slice's push log
+ * before the next request is sent, so when the host re-runs this activity after a crash, requests already
+ * sent are not sent again (the log is read first). Before each request the run's cancel marker is checked.
+ *
+ * Errors: the client has already retried transport faults and throttling. What is left is recorded against
+ * the request's contacts (they are reported and sent again next run), except bad credentials or a deleted
+ * list, which fail the whole Push: every later request would fail the same way.
+ */
+import {
+  ActiveCampaignNotFoundError,
+  AuthenticationError,
+  type BulkImportRequest,
+} from '../adapters/activecampaign';
+import { runFolder } from '../adapters/blob/runFolder';
+import { sliceBlobName } from '../adapters/blob/runFolder';
+import { readSlice } from '../adapters/blob/slices';
+import { ensureError } from '../errors';
+import type { RunDeps, RunLogger } from './deps';
+import { PushSliceInput, type PushSliceOutput } from './payloads';
+import { appendPushLog, isCanceled, type PushLogEntry, readPushLog } from './runBlobs';
+
+/** The connection and API key of an export, for one activity execution. */
+export async function clientForExport(deps: RunDeps, exportId: string, logger?: RunLogger) {
+  const { record: definition } = await deps.records.exports.get(exportId);
+  if (!definition.connectionId) throw new Error(`Export ${exportId} has no connection`);
+  const { record: connection } = await deps.records.connections.get(definition.connectionId);
+  const apiKey = await deps.secrets.getApiKey(connection.id);
+  return { definition, connection, client: deps.clientFor(connection, apiKey, logger) };
+}
+
+/** Runs Push for one slice (or some of its requests again); see the module comment. */
+export async function pushSlice(
+  rawInput: unknown,
+  deps: RunDeps,
+  logger?: RunLogger,
+): Promise<PushSliceOutput> {
+  const input = PushSliceInput.parse(rawInput);
+  const folder = runFolder(input.exportId, input.runId);
+  const [slice, log] = await Promise.all([
+    readSlice(deps.work, sliceBlobName(folder, input.slice)),
+    readPushLog(deps.work, folder, input.slice),
+  ]);
+  const done = new Map(log.map((e) => [`${e.request}:${e.attempt}`, e]));
+  const indexes = input.requests ?? slice.requests.map((_, i) => i);
+  const { client } = await clientForExport(deps, input.exportId, logger);
+  const before = { ...client.stats };
+  const submitted: PushLogEntry[] = [];
+  const canceled: number[] = [];
+
+  for (const index of indexes) {
+    const staged = slice.requests[index];
+    if (!staged) throw new Error(`Slice ${input.slice} has no request ${index}`);
+    const previous = done.get(`${index}:${input.attempt}`);
+    if (previous) {
+      submitted.push(previous);
+      continue;
+    }
+    if (canceled.length > 0 || (await isCanceled(deps.work, folder))) {
+      canceled.push(index);
+      continue;
+    }
+    let entry: PushLogEntry;
+    try {
+      const accepted = await client.bulkImport(staged.body as BulkImportRequest);
+      entry = {
+        request: index,
+        attempt: input.attempt,
+        contacts: staged.contactCount,
+        batchId: accepted.batchId,
+      };
+    } catch (caught) {
+      if (caught instanceof AuthenticationError || caught instanceof ActiveCampaignNotFoundError)
+        throw caught;
+      const error = ensureError(caught);
+      const code = (caught as { code?: unknown }).code;
+      entry = {
+        request: index,
+        attempt: input.attempt,
+        contacts: staged.contactCount,
+        error: error.message,
+        ...(code === 'outcome_unknown' ? { outcomeUnknown: true } : {}),
+      };
+    }
+    const resends = client.stats.ambiguousBulkResubmissions - before.ambiguousBulkResubmissions;
+    const counted = submitted.reduce((n, s) => n + (s.ambiguousResends ?? 0), 0);
+    if (resends > counted) entry.ambiguousResends = resends - counted;
+    await appendPushLog(deps.work, folder, input.slice, entry);
+    submitted.push(entry);
+  }
+  return {
+    slice: input.slice,
+    attempt: input.attempt,
+    submitted,
+    canceled,
+    stats: {
+      bulkImport: client.stats.bulkImportsAccepted - before.bulkImportsAccepted,
+      throttled:
+        client.stats.throttled - before.throttled + (client.stats.bulkRateLimited - before.bulkRateLimited),
+      retries: client.stats.retries - before.retries,
+    },
+  };
+}

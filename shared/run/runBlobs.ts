@@ -1,0 +1,152 @@
+/**
+ * The blobs a run keeps in its folder besides what Prepare stages (adapters/blob/runFolder.ts):
+ *   slices/00001.push.jsonl     append blob: one line per bulk request attempt Push made (batch id or error)
+ *   slices/00001.results.json   what reconciling settled, per request: confirmed, failed (with reasons)
+ *   cancel                      present once the run was canceled: Push sends nothing more
+ *   report.json, failed.csv     Finalise's report, and the contacts ActiveCampaign did not confirm
+ * They are written before an activity returns, so a re-run activity reads what its first execution did.
+ */
+import type { ContainerClient } from '@azure/storage-blob';
+import { z } from 'zod';
+
+import { statusCodeOf } from '../errors';
+import { SubmittedRequest } from './payloads';
+
+const sliceStem = (folder: string, slice: number) => `${folder}/slices/${String(slice).padStart(5, '0')}`;
+
+/** The push log of one slice. */
+export function pushLogBlobName(folder: string, slice: number): string {
+  return `${sliceStem(folder, slice)}.push.jsonl`;
+}
+
+/** The reconcile results of one slice. */
+export function resultsBlobName(folder: string, slice: number): string {
+  return `${sliceStem(folder, slice)}.results.json`;
+}
+
+/** The cancel marker of a run. */
+export function cancelBlobName(folder: string): string {
+  return `${folder}/cancel`;
+}
+
+/** The run report. */
+export function reportBlobName(folder: string): string {
+  return `${folder}/report.json`;
+}
+
+/** The contacts ActiveCampaign did not confirm, with reasons (CSV). */
+export function failedBlobName(folder: string): string {
+  return `${folder}/failed.csv`;
+}
+
+/** One line of a push log: a request attempt and what came of it. */
+export const PushLogEntry = SubmittedRequest.extend({ attempt: z.number().int().nonnegative() });
+export type PushLogEntry = z.infer<typeof PushLogEntry>;
+
+/** Reads a slice's push log (empty when none was written yet). */
+export async function readPushLog(
+  container: ContainerClient,
+  folder: string,
+  slice: number,
+): Promise<PushLogEntry[]> {
+  const text = await downloadText(container, pushLogBlobName(folder, slice));
+  if (text === undefined) return [];
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => PushLogEntry.parse(JSON.parse(line)));
+}
+
+/** Appends one entry to a slice's push log (creating it on first use). */
+export async function appendPushLog(
+  container: ContainerClient,
+  folder: string,
+  slice: number,
+  entry: PushLogEntry,
+): Promise<void> {
+  const blob = container.getAppendBlobClient(pushLogBlobName(folder, slice));
+  await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
+  const line = `${JSON.stringify(PushLogEntry.parse(entry))}\n`;
+  await blob.appendBlock(line, Buffer.byteLength(line));
+}
+
+/** A settled contact that ActiveCampaign did not confirm. */
+export const UnconfirmedContact = z.object({
+  email: z.string(),
+  reason: z.string(),
+  /** It was to be unsubscribed (mirror mode), not added or updated. */
+  unsubscribe: z.boolean().optional(),
+});
+
+/** What reconciling settled for one request of a slice. */
+export const SettledRequest = z.object({
+  attempt: z.number(),
+  batchId: z.string().optional(),
+  /** Emails ActiveCampaign confirmed, split by what was asked of them. */
+  upserted: z.array(z.string()),
+  unsubscribed: z.array(z.string()),
+  failed: z.array(UnconfirmedContact),
+  /** The request's answer was lost and it was resent: its contacts may have been applied twice. */
+  mayBeAppliedTwice: z.boolean().optional(),
+});
+export type SettledRequest = z.infer<typeof SettledRequest>;
+
+/** A slice's results: settled requests by index. */
+export const SliceResults = z.object({ requests: z.record(z.string(), SettledRequest) });
+export type SliceResults = z.infer<typeof SliceResults>;
+
+/** Reads a slice's results (none settled when absent). */
+export async function readSliceResults(
+  container: ContainerClient,
+  folder: string,
+  slice: number,
+): Promise<SliceResults> {
+  const text = await downloadText(container, resultsBlobName(folder, slice));
+  return text === undefined ? { requests: {} } : SliceResults.parse(JSON.parse(text));
+}
+
+/** Writes a slice's results (whole). */
+export async function writeSliceResults(
+  container: ContainerClient,
+  folder: string,
+  slice: number,
+  results: SliceResults,
+): Promise<void> {
+  await uploadText(container, resultsBlobName(folder, slice), JSON.stringify(results), 'application/json');
+}
+
+/** True once the run was canceled. */
+export async function isCanceled(container: ContainerClient, folder: string): Promise<boolean> {
+  return container.getBlobClient(cancelBlobName(folder)).exists();
+}
+
+/** Marks a run canceled. */
+export async function markCanceled(container: ContainerClient, folder: string, by: string): Promise<void> {
+  await uploadText(container, cancelBlobName(folder), JSON.stringify({ by }), 'application/json');
+}
+
+/** A blob's text, or undefined when it does not exist. */
+export async function downloadText(
+  container: ContainerClient,
+  blobName: string,
+): Promise<string | undefined> {
+  try {
+    return (await container.getBlobClient(blobName).downloadToBuffer()).toString('utf8');
+  } catch (error) {
+    if (statusCodeOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+/** Uploads a text blob (replacing it). */
+export async function uploadText(
+  container: ContainerClient,
+  blobName: string,
+  text: string,
+  contentType: string,
+): Promise<void> {
+  const body = Buffer.from(text, 'utf8');
+  await container
+    .getBlockBlobClient(blobName)
+    .upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType } });
+}
