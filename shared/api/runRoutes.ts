@@ -3,8 +3,6 @@
  * a run's status with progress and ETA, cancel, the report, and the rejected rows as CSV. Callers need a
  * role that may use the export's connection (admins always; contributors when the connection is shared).
  */
-import { Readable } from 'node:stream';
-
 import * as df from 'durable-functions';
 import { z } from 'zod';
 
@@ -241,16 +239,18 @@ export const runRoutes = [
       const rejected = work.getBlobClient(rejectedBlobName(folder));
       if (!(await rejected.exists()))
         throw new NotFoundError(`Run ${params.runId} has no rejected rows file yet`);
-      async function* csv() {
-        const download = await rejected.download();
-        for await (const chunk of download.readableStreamBody ?? []) yield chunk as Buffer;
-        const failed = await downloadText(work, failedBlobName(folder));
-        // failed.csv has the same columns; its header is dropped.
-        if (failed) yield Buffer.from(failed.slice(failed.indexOf('\n') + 1), 'utf8');
-      }
+      // Read whole: without `enableHttpStream` (which the Functions host offers only as an app-wide opt-in),
+      // the host buffers a response body anyway. failed.csv has the same columns; its header is dropped.
+      const [rows, failed] = await Promise.all([
+        rejected.downloadToBuffer(),
+        downloadText(work, failedBlobName(folder)),
+      ]);
+      const csv = failed
+        ? Buffer.concat([rows, Buffer.from(failed.slice(failed.indexOf('\n') + 1), 'utf8')])
+        : rows;
       return {
         raw: {
-          body: Readable.from(csv()),
+          body: csv,
           contentType: 'text/csv; charset=utf-8',
           headers: { 'content-disposition': `attachment; filename="${params.runId}-rejected.csv"` },
         },

@@ -39,7 +39,7 @@ export interface RouteResult {
   /** The record's ETag, sent as the `ETag` header. */
   etag?: string;
   /** A body that is not JSON (e.g. a CSV download), sent as it is with its content type. */
-  raw?: { body: NodeJS.ReadableStream | string; contentType: string; headers?: Record<string, string> };
+  raw?: { body: Buffer | string; contentType: string; headers?: Record<string, string> };
 }
 
 /** One route, typed by its parameters, query, body and the services its handler uses. */
@@ -150,7 +150,7 @@ export function createHttpHandler<S>(
         return {
           status,
           headers: { 'content-type': result.raw.contentType, ...headers, ...result.raw.headers },
-          body: result.raw.body as unknown as ReadableStream,
+          body: result.raw.body,
         };
       }
       if (status === 204 || result.body === undefined) return { status, headers };

@@ -7,7 +7,7 @@
 import { ACTIVECAMPAIGN_SKIPPED_REASON, toBatchOutcome } from '../adapters/activecampaign';
 import { runFolder, sliceBlobName } from '../adapters/blob/runFolder';
 import { readSlice, type StagedRequest } from '../adapters/blob/slices';
-import { ensureError, isRetryable } from '../errors';
+import { AppError, ensureError, isRetryable } from '../errors';
 import type { RunDeps, RunLogger } from './deps';
 import { CheckSliceInput, type CheckSliceOutput } from './payloads';
 import { clientForExport } from './push';
@@ -133,6 +133,8 @@ export async function checkSlice(
           info = await client.getImportInfo(batch.batchId);
         } catch (caught) {
           const error = ensureError(caught);
+          if (!(caught instanceof AppError))
+            logger?.warn(`import/info for batch ${batch.batchId}: ${error.stack ?? error.message}`);
           if (isRetryable(caught) && !input.giveUp) pending.push(batch);
           else giveUp(`import/info for batch ${batch.batchId} failed: ${error.message}`);
           return;

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 
 import type { ContainerClient } from '@azure/storage-blob';
 
+import type { SandboxContact } from '../../../dev/sandbox/account';
+
 import { createSecretStore } from '../../../shared/adapters/keyvault';
 import { toSecretName } from '../../../shared/adapters/keyvault/secretName';
 import { createRecordStore } from '../../../shared/adapters/tables/tableRecordStore';
@@ -100,7 +102,7 @@ export async function waitForRun(
   stack: AppStack,
   exportId: string,
   runId: string,
-  timeoutMs = 120_000,
+  timeoutMs = 45_000,
 ): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -120,4 +122,21 @@ export async function reportOf(stack: AppStack, exportId: string, runId: string)
   const res = await fetch(`${stack.api}/exports/${exportId}/runs/${runId}/report`);
   if (res.status !== 200) throw new Error(`report: HTTP ${res.status} ${await res.text()}`);
   return RunReport.parse(await res.json());
+}
+
+/** Contacts the sandbox accepted in bulk imports since `fromSeq` (from its request log). */
+export function bulkContactsSent(stack: AppStack, fromSeq = 0): number {
+  return stack.sandbox.state.log
+    .filter((r) => r.seq > fromSeq && r.path.startsWith('/api/3/import/bulk_import') && r.status === 200)
+    .reduce((n, r) => n + (r.contacts ?? 0), 0);
+}
+
+/** The sandbox request log's last sequence number (a mark to count from). */
+export function logMark(stack: AppStack): number {
+  return stack.sandbox.state.log.at(-1)?.seq ?? 0;
+}
+
+/** The sandbox's contacts by email. */
+export function sandboxContacts(stack: AppStack): Map<string, SandboxContact> {
+  return new Map([...stack.sandbox.state.account(undefined).contacts.values()].map((c) => [c.email, c]));
 }
