@@ -48,7 +48,7 @@ for (const [name, marker] of [
 ] as const) {
   app.storageBlob(name, {
     path: `%SEGMENT_CONTAINER%/{folder}/${marker}`,
-    connection: 'SEGMENT_STORAGE',
+    connection: 'SegmentStorage',
     source: 'EventGrid',
     extraInputs: [df.input.durableClient()],
     handler: segmentLanded,

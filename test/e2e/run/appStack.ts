@@ -52,7 +52,7 @@ export async function startAppStack(options: AppStackOptions = {}): Promise<AppS
   });
   const env: Record<string, string> = {
     SEGMENT_STORAGE_CONNECTION_STRING: azuriteConnectionString(),
-    SEGMENT_STORAGE: azuriteConnectionString(),
+    SegmentStorage: azuriteConnectionString(),
     SEGMENT_CONTAINER: segments.containerName,
     WORK_CONTAINER: work.containerName,
     KEY_VAULT_URL: keyVault.url,

@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 
 import type { SandboxContact } from '../../../dev/sandbox/account';
-
 import { createSecretStore } from '../../../shared/adapters/keyvault';
 import { toSecretName } from '../../../shared/adapters/keyvault/secretName';
 import { createRecordStore } from '../../../shared/adapters/tables/tableRecordStore';
