@@ -36,7 +36,7 @@ export interface BuildPackageOptions {
   out: string;
   /** Install production dependencies with `npm ci --omit=dev` instead of copying them. */
   npmCi?: boolean;
-  /** Keep the staging folder (printed) for inspection. */
+  /** With `npmCi`: keep the staging folder the install went to (printed) for inspection. */
   keepStaging?: boolean;
 }
 
@@ -47,35 +47,50 @@ export interface BuildPackageResult {
   bytes: number;
 }
 
+/** One file of the zip: copied from `file`, or written from `content`. */
+interface PackageEntry {
+  name: string;
+  file?: string;
+  content?: Buffer;
+}
+
 /** Builds the publishable zip from a built checkout (`npm run build` first). */
 export async function buildPackage(options: BuildPackageOptions): Promise<BuildPackageResult> {
   const root = path.resolve(options.root);
+  const out = path.resolve(options.out);
   const dist = path.join(root, 'dist');
   for (const folder of PACKAGED_CODE_FOLDERS) {
     if (!fs.existsSync(path.join(dist, folder))) {
       throw new Error(`dist/${folder} is missing: run \`npm run build\` before packaging`);
     }
   }
-  fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
-  const staging = fs.mkdtempSync(path.join(path.dirname(path.resolve(options.out)), '.staging-'));
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  let staging: string | undefined;
   try {
+    const entries: PackageEntry[] = [
+      { name: 'host.json', file: path.join(root, 'host.json') },
+      { name: 'package.json', content: packageJson(root) },
+    ];
     for (const folder of PACKAGED_CODE_FOLDERS) {
-      copyTree(path.join(dist, folder), path.join(staging, folder), (file) => file.endsWith('.js'));
+      entries.push(...filesUnder(path.join(dist, folder), folder, (rel) => rel.endsWith('.js')));
     }
-    fs.copyFileSync(path.join(root, 'host.json'), path.join(staging, 'host.json'));
-    writePackageJson(root, staging);
-    if (options.npmCi) installProductionDependencies(root, staging);
-    else copyProductionDependencies(root, staging);
-    const entries = listFiles(staging);
-    const bytes = await writeZip(staging, entries, path.resolve(options.out));
-    return { out: path.resolve(options.out), entries, bytes };
+    if (options.npmCi) {
+      staging = fs.mkdtempSync(path.join(path.dirname(out), '.staging-'));
+      installProductionDependencies(root, staging);
+      entries.push(...filesUnder(path.join(staging, 'node_modules'), 'node_modules', () => true));
+    } else {
+      entries.push(...productionDependencies(root));
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const bytes = await writeZip(entries, out);
+    return { out, entries: entries.map((entry) => entry.name), bytes };
   } finally {
-    if (options.keepStaging) console.log(`staging kept at ${staging}`);
-    else fs.rmSync(staging, { recursive: true, force: true });
+    if (staging && options.keepStaging) console.log(`staging kept at ${staging}`);
+    else if (staging) fs.rmSync(staging, { recursive: true, force: true });
   }
 }
 
-function writePackageJson(root: string, staging: string): void {
+function packageJson(root: string): Buffer {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
   const packaged = {
     name: pkg.name,
@@ -87,11 +102,11 @@ function writePackageJson(root: string, staging: string): void {
     engines: pkg.engines,
     dependencies: pkg.dependencies,
   };
-  fs.writeFileSync(path.join(staging, 'package.json'), `${JSON.stringify(packaged, null, 2)}\n`);
+  return Buffer.from(`${JSON.stringify(packaged, null, 2)}\n`);
 }
 
-/** Copies every package of the production tree (as npm resolved it here) into `staging/node_modules`. */
-function copyProductionDependencies(root: string, staging: string): void {
+/** Every file of the production tree (as npm resolved it in this checkout), as zip entries. */
+function productionDependencies(root: string): PackageEntry[] {
   let listing: string;
   try {
     listing = execFileSync('npm', ['ls', '--omit=dev', '--parseable', '--all'], {
@@ -117,52 +132,47 @@ function copyProductionDependencies(root: string, staging: string): void {
     ),
   ];
   if (packages.length === 0) throw new Error('npm ls --omit=dev listed no production packages');
-  for (const dir of packages) {
-    const relative = path.relative(root, dir);
-    // Nested node_modules are listed (and copied) as packages of their own when they are production ones.
-    copyTree(
-      dir,
-      path.join(staging, relative),
-      (_file, rel) => !rel.split(path.sep).includes('node_modules'),
-    );
-  }
+  // A package's own nested node_modules are left out here: the production ones are listed by npm ls
+  // as packages of their own, dev-only ones must not ship.
+  return packages.flatMap((dir) =>
+    filesUnder(dir, toZipName(path.relative(root, dir)), (rel) => !rel.split('/').includes('node_modules')),
+  );
 }
 
 function installProductionDependencies(root: string, staging: string): void {
+  fs.writeFileSync(path.join(staging, 'package.json'), packageJson(root));
   fs.copyFileSync(path.join(root, 'package-lock.json'), path.join(staging, 'package-lock.json'));
   execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
     cwd: staging,
     stdio: 'inherit',
   });
-  fs.rmSync(path.join(staging, 'package-lock.json'));
   fs.rmSync(path.join(staging, 'node_modules', '.package-lock.json'), { force: true });
 }
 
-function copyTree(from: string, to: string, include: (file: string, relative: string) => boolean): void {
-  for (const entry of fs.readdirSync(from, { withFileTypes: true, recursive: true })) {
+/** The files under `dir` whose `/`-separated relative path passes `include`, named `<prefix>/<relative>`. */
+function filesUnder(dir: string, prefix: string, include: (relative: string) => boolean): PackageEntry[] {
+  const entries: PackageEntry[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
     const file = path.join(entry.parentPath, entry.name);
-    const relative = path.relative(from, file);
-    if (!include(file, relative)) continue;
-    fs.mkdirSync(path.dirname(path.join(to, relative)), { recursive: true });
-    fs.copyFileSync(file, path.join(to, relative));
+    const relative = toZipName(path.relative(dir, file));
+    if (include(relative)) entries.push({ name: `${prefix}/${relative}`, file });
   }
+  return entries;
 }
 
-function listFiles(dir: string): string[] {
-  return fs
-    .readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
-    .sort();
+function toZipName(relative: string): string {
+  return relative.split(path.sep).join('/');
 }
 
-async function writeZip(staging: string, entries: readonly string[], out: string): Promise<number> {
-  fs.mkdirSync(path.dirname(out), { recursive: true });
+async function writeZip(entries: readonly PackageEntry[], out: string): Promise<number> {
   const zip = new yazl.ZipFile();
-  // A fixed timestamp: the same inputs give the same zip.
-  const mtime = new Date('2000-01-01T00:00:00Z');
-  for (const entry of entries) zip.addFile(path.join(staging, entry), entry, { mtime, mode: 0o100644 });
+  // A fixed timestamp and mode: the same inputs give the same zip.
+  const options = { mtime: new Date('2000-01-01T00:00:00Z'), mode: 0o100644 };
+  for (const entry of entries) {
+    if (entry.content) zip.addBuffer(entry.content, entry.name, options);
+    else zip.addFile(entry.file!, entry.name, options);
+  }
   zip.end();
   await new Promise<void>((resolve, reject) => {
     const output = fs.createWriteStream(out);

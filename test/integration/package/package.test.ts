@@ -73,21 +73,36 @@ function unzip(zipFile: string, into: string): Promise<string[]> {
     yauzl.open(zipFile, { lazyEntries: true }, (openError, zip) => {
       if (openError) return reject(openError);
       const names: string[] = [];
+      let pending = 0;
+      let ended = false;
+      const settle = () => {
+        if (ended && pending === 0) resolve(names);
+      };
       zip.on('error', reject);
-      zip.on('end', () => resolve(names));
+      zip.on('end', () => {
+        ended = true;
+        settle();
+      });
       zip.on('entry', (entry: yauzl.Entry) => {
         names.push(entry.fileName);
         if (entry.fileName.endsWith('/')) return zip.readEntry();
         const target = path.resolve(into, entry.fileName);
         if (!target.startsWith(into + path.sep)) return reject(new Error(`entry escapes: ${entry.fileName}`));
         fs.mkdirSync(path.dirname(target), { recursive: true });
+        pending++;
         zip.openReadStream(entry, (streamError, stream) => {
           if (streamError) return reject(streamError);
           const output = fs.createWriteStream(target);
-          output.on('close', () => zip.readEntry());
+          output.on('close', () => {
+            pending--;
+            settle();
+          });
           output.on('error', reject);
           stream.on('error', reject);
           stream.pipe(output);
+          // Entries are written concurrently (a bounded number in flight keeps file handles in check).
+          if (pending < 64) zip.readEntry();
+          else output.on('close', () => zip.readEntry());
         });
       });
       zip.readEntry();
