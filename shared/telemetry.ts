@@ -63,7 +63,7 @@ const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
 const BEARER = /\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
 // `name=value` / `name: value` pairs whose name says secret: headers and connection strings.
 const SECRET_PAIR =
-  /\b(api[-_]?token|api[-_]?key|apikey|account[-_]?key|shared[-_]?access[-_]?key|sharedaccesssignature|client[-_]?secret|password|secret|x-functions-key)(["']?\s*[:=]\s*["']?)([^\s"'&;,]+)/gi;
+  /\b(api[-_]?token|api[-_]?key|apikey|account[-_]?key|shared[-_]?access[-_]?key|sharedaccesssignature|client[-_]?secret|access[-_]?token|token|password|secret|x-functions-key)(["']?\s*[:=]\s*["']?)([^\s"'&;,]+)/gi;
 // SAS signatures and function keys in URLs (`?sig=…`, `&code=…`); `code:` in prose is an error code.
 const SECRET_QUERY = /([?&](?:sig|code)=)[^&\s"'#]+/gi;
 // Object keys whose value is never logged, whatever it looks like.
