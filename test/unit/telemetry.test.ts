@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import { ConfigError } from '../../shared/errors';
 import {
-  EXPORT_RUN_FAILED_EVENT,
   emitExportRunFailed,
+  EXPORT_RUN_FAILED_EVENT,
   exportRunFailedEventSchema,
   MAX_REASON_LENGTH,
   parseTelemetryEventLine,

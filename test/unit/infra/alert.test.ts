@@ -39,6 +39,12 @@ function parseQuery(query: string): ParsedQuery {
   return { table, prefix, event, fields };
 }
 
+/** KQL's `tostring` of a dynamic value: strings as they are, null/missing as "", the rest as JSON. */
+function kqlToString(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 /** Evaluates the parsed query against one trace message, as Log Analytics would; undefined = no row. */
 function evaluate(query: ParsedQuery, message: string): Record<string, string> | undefined {
   if (!message.startsWith(query.prefix)) return undefined;
@@ -48,12 +54,9 @@ function evaluate(query: ParsedQuery, message: string): Record<string, string> |
   } catch {
     return undefined; // parse_json gives null, tostring(null.event) is "", so the row is filtered out
   }
-  if (String(e.event ?? '') !== query.event) return undefined;
+  if (kqlToString(e.event) !== query.event) return undefined;
   return Object.fromEntries(
-    Object.entries(query.fields).map(([column, field]) => [
-      column,
-      e[field] === undefined ? '' : String(e[field]),
-    ]),
+    Object.entries(query.fields).map(([column, field]) => [column, kqlToString(e[field])]),
   );
 }
 

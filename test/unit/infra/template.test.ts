@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 import {
   CONFIG_SETTING_NAMES,
-  type ConfigSettingName,
   configSettingKind,
+  type ConfigSettingName,
   parseConfig,
 } from '../../../shared/config';
 import {
