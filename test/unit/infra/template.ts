@@ -83,6 +83,6 @@ export function defaultSettingValue(template: ArmTemplate, value: string): strin
   const parameter = template.parameters[match[2]!];
   if (!parameter) throw new Error(`app setting refers to unknown parameter ${match[2]}`);
   if (parameter.defaultValue === undefined) return undefined;
-  const value = parameter.defaultValue;
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  const fallback = parameter.defaultValue;
+  return typeof fallback === 'string' ? fallback : JSON.stringify(fallback);
 }
