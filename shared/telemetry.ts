@@ -143,9 +143,7 @@ export interface RunIds {
 
 /** The `exportId=… runId=…` tag a run's trace lines start with. */
 export function runTag(ids: RunIds): string {
-  return ids.runId === undefined
-    ? `exportId=${ids.exportId}`
-    : `exportId=${ids.exportId} runId=${ids.runId}`;
+  return ids.runId === undefined ? `exportId=${ids.exportId}` : `exportId=${ids.exportId} runId=${ids.runId}`;
 }
 
 /**
