@@ -97,6 +97,25 @@ const envSchema = z
 /** The parsed, typed settings. */
 export type Config = z.infer<typeof envSchema>;
 
+/** The name of one setting `shared/config.ts` reads. */
+export type ConfigSettingName = keyof Config;
+
+/** Every setting name the app reads, in schema order (the deployment template is tested against it). */
+export const CONFIG_SETTING_NAMES = Object.keys(envSchema.shape) as readonly ConfigSettingName[];
+
+/**
+ * How a setting behaves when it is absent: `required` fails the parse, `defaulted` takes its default,
+ * `optional` stays unset (the code that needs it names it when it is missing).
+ */
+export type ConfigSettingKind = 'required' | 'defaulted' | 'optional';
+
+/** Whether the setting `name` is required, has a default, or is optional (decided by its schema). */
+export function configSettingKind(name: ConfigSettingName): ConfigSettingKind {
+  const result = envSchema.shape[name].safeParse(undefined);
+  if (!result.success) return 'required';
+  return result.data === undefined ? 'optional' : 'defaulted';
+}
+
 /** Parses `env` into a `Config`, or throws one `ConfigError` naming every bad setting. */
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const result = envSchema.safeParse(env);

@@ -1,6 +1,7 @@
 /**
  * Builds the app's `SecretStore` from its settings, choosing how to authenticate to Key Vault:
- * - in Azure: the Function App's managed identity (`ManagedIdentityCredential`);
+ * - in Azure: the Function App's managed identity (`ManagedIdentityCredential`), the user-assigned one
+ *   named by `AZURE_CLIENT_ID` when it is set (the deployment in `infra/` sets it);
  * - `LOCAL_DEV_MODE` with a loopback `KEY_VAULT_URL`: the local emulator's static token;
  * - `LOCAL_DEV_MODE` with a real vault: `DefaultAzureCredential` (e.g. the developer's `az login`).
  * https://learn.microsoft.com/azure/developer/javascript/sdk/authentication/overview
@@ -45,27 +46,33 @@ export function chooseCredentialKind(
 
 /** The app's `SecretStore` for `config`; `overrides` replace the chosen credential or tune the client. */
 export function createSecretStore(
-  config: Pick<Config, 'KEY_VAULT_URL' | 'LOCAL_DEV_MODE'>,
+  config: Pick<Config, 'KEY_VAULT_URL' | 'LOCAL_DEV_MODE' | 'AZURE_CLIENT_ID'>,
   overrides: Partial<Omit<KeyVaultSecretStoreOptions, 'vaultUrl'>> = {},
 ): SecretStore {
   const kind = chooseCredentialKind(config);
   return createKeyVaultSecretStore({
     ...overrides,
     vaultUrl: requireVaultUrl(config),
-    credential: overrides.credential ?? credentialFor(kind),
+    credential: overrides.credential ?? credentialFor(kind, config),
   });
 }
 
-function credentialFor(kind: SecretStoreCredentialKind): TokenCredential {
+/** The credential `createSecretStore` uses for `kind`; exported so tests can ask it for a token. */
+export function credentialFor(
+  kind: SecretStoreCredentialKind,
+  config: Pick<Config, 'AZURE_CLIENT_ID'>,
+): TokenCredential {
   switch (kind) {
     case 'emulator-static-token':
       return new StaticTokenCredential();
     case 'default-azure-credential':
       return new DefaultAzureCredential();
     case 'managed-identity':
-      // The Function App's system-assigned identity; it needs secret get/set/delete/recover rights
-      // (e.g. the "Key Vault Secrets Officer" role).
-      return new ManagedIdentityCredential();
+      // The user-assigned identity `AZURE_CLIENT_ID` names (the deployment's one identity), else the
+      // system-assigned one; it needs secret get/set/delete/recover rights ("Key Vault Secrets Officer").
+      return config.AZURE_CLIENT_ID
+        ? new ManagedIdentityCredential({ clientId: config.AZURE_CLIENT_ID })
+        : new ManagedIdentityCredential();
   }
 }
 
