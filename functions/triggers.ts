@@ -40,17 +40,13 @@ app.timer('scheduledRefresh', {
   extraInputs: [df.input.durableClient()],
   handler: scheduledRefresh,
 });
-// Only the writes that complete a snapshot trigger (shared/run/segmentsLanded.ts), never each partition file.
-// Event Grid delivers blob-created events in Azure (infra/ subscribes both functions); the local host polls.
-for (const [name, marker] of [
-  ['segmentModelLanded', 'model.json'],
-  ['segmentMarkerLanded', '_SUCCESS'],
-] as const) {
-  app.storageBlob(name, {
-    path: `%SEGMENT_CONTAINER%/{folder}/${marker}`,
-    connection: 'SegmentStorage',
-    source: 'EventGrid',
-    extraInputs: [df.input.durableClient()],
-    handler: segmentLanded,
-  });
-}
+// Only the writes that complete a snapshot start runs (shared/run/segmentsLanded.ts); other blobs are ignored.
+// Event Grid delivers blob-created events in Azure, filtered to model.json and _SUCCESS (infra/main.json);
+// the local host polls the container instead.
+app.storageBlob('segmentLanded', {
+  path: '%SEGMENT_CONTAINER%/{name}',
+  connection: 'SegmentStorage',
+  source: 'EventGrid',
+  extraInputs: [df.input.durableClient()],
+  handler: segmentLanded,
+});
