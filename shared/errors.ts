@@ -50,10 +50,16 @@ export class ConfigError extends AppError {
 export class ValidationError extends AppError {
   readonly issues: readonly FieldIssue[];
 
-  constructor(message: string, issues: readonly FieldIssue[] = [], cause?: unknown) {
+  constructor(
+    message: string,
+    issues: readonly FieldIssue[] = [],
+    cause?: unknown,
+    /** A more specific code and status (e.g. 422 when ActiveCampaign refused a well-formed request). */
+    options: { code?: string; status?: number } = {},
+  ) {
     super(
       issues.length ? `${message}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}` : message,
-      { code: 'validation_failed', status: 400, cause },
+      { code: options.code ?? 'validation_failed', status: options.status ?? 400, cause },
     );
     this.issues = issues;
   }

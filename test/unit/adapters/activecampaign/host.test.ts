@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { resolveActiveCampaignBaseUrl } from '../../../../shared/adapters/activecampaign/host';
+import {
+  type HostRuleError,
+  resolveActiveCampaignBaseUrl,
+} from '../../../../shared/adapters/activecampaign/host';
 import { ValidationError } from '../../../../shared/errors';
 
 const production = {
@@ -100,5 +103,69 @@ describe('resolveActiveCampaignBaseUrl', () => {
 
   it('rejects an out-of-range loopback port', () => {
     expect(rejection('127.0.0.1:70000', localDev)).toMatch(/port out of range/);
+  });
+});
+
+describe('resolveActiveCampaignBaseUrl refusals name their rule', () => {
+  const rule = (host: string, options = production): string | undefined => {
+    try {
+      resolveActiveCampaignBaseUrl(host, options);
+      return undefined;
+    } catch (error) {
+      return (error as HostRuleError).rule;
+    }
+  };
+
+  it.each([
+    ['', 'required'],
+    ['https://acme.api-us1.com', 'scheme'],
+    ['ftp://acme.api-us1.com', 'scheme'],
+    ['user@acme.api-us1.com', 'user_info'],
+    ['user:pass@acme.api-us1.com', 'user_info'],
+    ['acme.api-us1.com@169.254.169.254', 'user_info'],
+    ['acme.api-us1.com/x', 'path'],
+    ['acme.api-us1.com\\x', 'path'],
+    ['acme.api-us1.com%2f', 'path'],
+    ['аcme.api-us1.com', 'non_ascii'], // Cyrillic а
+    ['acme。api-us1。com', 'non_ascii'], // ideographic full stops
+    ['acme．api-us1．com', 'non_ascii'], // fullwidth full stops
+    ['acme.api-us1.com\u200b', 'non_ascii'], // zero-width space
+    ['xn--80ak6aa92e.api-us1.com', 'punycode'],
+    ['acme.xn--api-us1-abc.com', 'punycode'],
+    ['169.254.169.254', 'ip_literal'],
+    ['100.100.100.200', 'ip_literal'],
+    ['192.168.1.1', 'ip_literal'],
+    ['172.16.0.1', 'ip_literal'],
+    ['0.0.0.0', 'ip_literal'],
+    ['0', 'ip_literal'],
+    ['[fe80::1]', 'ip_literal'],
+    ['[fd00:ec2::254]', 'ip_literal'],
+    ['acme.api-us1.com:443', 'port'],
+    ['localhost:8080', 'loopback'],
+    ['127.0.0.1:8080', 'loopback'],
+    [`${'a'.repeat(64)}.api-us1.com`, 'label_too_long'],
+    [`${'a.'.repeat(124)}api-us1.com`, 'name_too_long'],
+    ['acme.api-us1.com.', 'invalid_name'],
+    ['acme..api-us1.com', 'invalid_name'],
+    ['acme_x.api-us1.com', 'invalid_name'],
+    ['metadata.google.internal', 'suffix'],
+    ['api-us1.com', 'suffix'],
+    ['acme.api-us1.com.attacker.io', 'suffix'],
+  ])('refuses %j under the %s rule', (host, expected) => {
+    expect(rule(host)).toBe(expected);
+  });
+
+  it('accepts an account host and says the rule for loopback only when loopback development is off', () => {
+    expect(rule('acme.api-us1.com')).toBeUndefined();
+    expect(rule('127.0.0.1:8080', localDev)).toBeUndefined();
+  });
+
+  it('shows the refused host ASCII-escaped so look-alikes are visible', () => {
+    try {
+      resolveActiveCampaignBaseUrl('аcme.api-us1.com', production);
+    } catch (error) {
+      expect((error as HostRuleError).message).toContain('\\u0430cme');
+    }
+    expect.assertions(1);
   });
 });

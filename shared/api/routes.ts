@@ -1,0 +1,13 @@
+/**
+ * The index of every management API route. `functions/api.ts` registers each one and
+ * `GET /api/openapi.json` documents each one, so adding a route is adding its definition here.
+ */
+import { connectionRoutes } from './connections';
+import { exportRoutes } from './exports';
+import { openApiRoute } from './openapi';
+import type { ApiRoute } from './route';
+import { segmentRoutes } from './segments';
+
+/** Every route, in registration order. */
+export const apiRoutes: ApiRoute[] = [...connectionRoutes, ...exportRoutes, ...segmentRoutes];
+apiRoutes.push(openApiRoute(() => apiRoutes));
