@@ -6,8 +6,9 @@ import { connectionRoutes } from './connections';
 import { exportRoutes } from './exports';
 import { openApiRoute } from './openapi';
 import type { ApiRoute } from './route';
+import { runRoutes } from './runs';
 import { segmentRoutes } from './segments';
 
 /** Every route, in registration order. */
-export const apiRoutes: ApiRoute[] = [...connectionRoutes, ...exportRoutes, ...segmentRoutes];
+export const apiRoutes: ApiRoute[] = [...connectionRoutes, ...exportRoutes, ...runRoutes, ...segmentRoutes];
 apiRoutes.push(openApiRoute(() => apiRoutes));

@@ -11,6 +11,7 @@ import { createSecretStore, type SecretStore } from '../adapters/keyvault';
 import { segmentContainerClient } from '../adapters/storageClients';
 import { createRecordStore, type RecordStore } from '../adapters/tables/tableRecordStore';
 import { type Config, getConfig } from '../config';
+import { type RunDeps, runDepsFromConfig } from '../run/deps';
 import { findMissingSegments, listSegments, type SegmentSummary } from './segmentCatalog';
 
 /** The two ActiveCampaign calls the API makes when saving. */
@@ -33,6 +34,8 @@ export interface ApiServices {
   };
   now(): Date;
   newId(): string;
+  /** What the export run's routes use (built on first use). */
+  readonly run: RunDeps;
 }
 
 /** The services for `config` (the app's settings by default). */
@@ -53,6 +56,9 @@ export function createApiServices(config: Config = getConfig()): ApiServices {
     },
     now: () => new Date(),
     newId: () => randomUUID(),
+    get run() {
+      return runDepsFromConfig(config);
+    },
   };
 }
 

@@ -446,12 +446,14 @@ describe('segments, OpenAPI and routing', () => {
     expect((await stack.call('GET', 'health')).status).toBe(200);
   });
 
-  it('does not capture the run routes with exports/{id}', async () => {
+  it('leaves the run routes to the run functions, not exports/{id}', async () => {
     const runAll = await stack.call('POST', 'exports/run-all');
-    expect(runAll.status).toBe(405);
+    expect(runAll.status).toBe(202);
+    expect(Array.isArray(runAll.json.items)).toBe(true);
     const runs = await stack.call('POST', 'exports/00000000-0000-4000-8000-000000000000/runs');
     expect(runs.status).toBe(404);
-    expect(runs.json.error.message).toMatch(/No route/);
+    expect(runs.json.error.code).toBe('not_found');
+    expect(runs.json.error.message).toMatch(/00000000-0000-4000-8000-000000000000/);
   });
 });
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { rejectedBlobName, runFolder } from '../adapters/blob/runFolder';
 import { RunRecord } from '../adapters/tables/runStore';
 import { NotFoundError } from '../errors';
-import { defineRoute, type Principal, requireConnectionUse } from '../http';
+import { type Principal, requireConnectionUse } from '../http';
 import type { RunDeps } from '../run/deps';
 import { durableStarter } from '../run/durableStarter';
 import { RunReport } from '../run/report';
@@ -17,16 +17,13 @@ import { downloadText, failedBlobName, markCanceled, reportBlobName } from '../r
 import { RunView, toRunView } from '../run/runView';
 import { startScheduledRuns } from '../run/scheduledRuns';
 import { requestRun } from '../run/startRun';
+import { type ApiRoute,apiRoute } from './route';
+import { IdParams, RecordId } from './schemas';
 
-/** What the run routes use. */
-export interface RunRouteServices {
-  run: RunDeps;
-}
-
-const route = defineRoute<RunRouteServices>();
-const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/, 'must be 1-128 letters, digits, "-" or "_"');
-const ExportParams = z.strictObject({ id: Id });
-const RunParams = z.strictObject({ id: Id, runId: Id });
+const route = apiRoute;
+const RunId = z.string().regex(/^r[0-9a-z]{12,20}$/, 'must be a run id (as starting a run answered it)');
+const ExportParams = IdParams;
+const RunParams = z.strictObject({ id: RecordId, runId: RunId });
 const flag = z
   .enum(['true', 'false'])
   .optional()
@@ -56,11 +53,11 @@ const StartedRun = z.object({
 });
 
 /** Every run route, in the order the OpenAPI document lists them. */
-export const runRoutes = [
+export const runRoutes: ApiRoute[] = [
   route({
     name: 'startRun',
     method: 'POST',
-    route: 'exports/{id}/runs',
+    route: 'exports/{id:guid}/runs',
     tag: 'runs',
     summary: 'Run an export now (or ask for one follow-up run if it is running)',
     description:
@@ -133,7 +130,7 @@ export const runRoutes = [
   route({
     name: 'listRuns',
     method: 'GET',
-    route: 'exports/{id}/runs',
+    route: 'exports/{id:guid}/runs',
     tag: 'runs',
     summary: "An export's runs, newest first",
     roles: ['Admin', 'Contributor'],
@@ -156,7 +153,7 @@ export const runRoutes = [
   route({
     name: 'getRun',
     method: 'GET',
-    route: 'exports/{id}/runs/{runId}',
+    route: 'exports/{id:guid}/runs/{runId}',
     tag: 'runs',
     summary: 'A run: status, stage, trigger, progress, counts and ETA',
     roles: ['Admin', 'Contributor'],
@@ -181,7 +178,7 @@ export const runRoutes = [
   route({
     name: 'cancelRun',
     method: 'POST',
-    route: 'exports/{id}/runs/{runId}/cancel',
+    route: 'exports/{id:guid}/runs/{runId}/cancel',
     tag: 'runs',
     summary: 'Cancel a run: nothing more is sent; what was sent is still reconciled and reported',
     roles: ['Admin', 'Contributor'],
@@ -204,7 +201,7 @@ export const runRoutes = [
   route({
     name: 'getRunReport',
     method: 'GET',
-    route: 'exports/{id}/runs/{runId}/report',
+    route: 'exports/{id:guid}/runs/{runId}/report',
     tag: 'runs',
     summary: "A finished run's report",
     roles: ['Admin', 'Contributor'],
@@ -223,7 +220,7 @@ export const runRoutes = [
   route({
     name: 'getRunRejected',
     method: 'GET',
-    route: 'exports/{id}/runs/{runId}/rejected',
+    route: 'exports/{id:guid}/runs/{runId}/rejected',
     tag: 'runs',
     summary:
       'The rejected rows of a run as CSV (file, line, email, reason, detail), then the contacts ActiveCampaign did not confirm',
