@@ -11,7 +11,12 @@ import { isRetryable } from '../../errors';
 import { isAcceptableEmail, toBulkImportRequests } from './batches';
 import type { ActiveCampaignClient } from './client';
 import type { Clock } from './clock';
-import { ActiveCampaignError, UnexpectedResponseError, ValidationFailedError } from './errors';
+import {
+  ActiveCampaignError,
+  mayHaveBeenApplied,
+  OutcomeUnknownError,
+  ValidationFailedError,
+} from './errors';
 import type { BulkImportContact, BulkImportRequest, FailureReason, ImportInfo } from './schemas';
 
 /** Why ActiveCampaign skipped a contact. `import/info` lists only the email, never the reason. */
@@ -257,23 +262,49 @@ export async function importContacts(
         submitted.push({ batchId: (await client.bulkImport(request)).batchId, request });
       } catch (error) {
         if (!(error instanceof ActiveCampaignError)) throw error;
-        // Out of retries or rejected: nothing was queued for these contacts (as far as we know).
-        const reason =
-          error instanceof ValidationFailedError
-            ? `request rejected by ActiveCampaign: ${describeFailureReasons(error.failureReasons)}`
-            : `not sent: ${error.message}`;
-        // A 2xx whose body we cannot read is not a refusal: ActiveCampaign may well have queued the import.
-        const answered = error.response?.status ?? 0;
-        const maybeQueued = error instanceof UnexpectedResponseError && answered >= 200 && answered < 300;
-        const status = error.retryable || maybeQueued ? 'unconfirmed' : 'rejected';
-        const why = maybeQueued
-          ? `ActiveCampaign answered ${answered} with an unexpected body, so it may have queued these contacts; not confirmed (${error.message})`
-          : reason;
-        outcomes.push(...emailsOf(request).map((email): ContactOutcome => ({ email, status, reason: why })));
+        outcomes.push(...emailsOf(request).map((email) => notAccepted(email, error)));
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
   const reconciled = await reconcileBatches(client, submitted, options);
   return { ...reconciled, outcomes: [...outcomes, ...reconciled.outcomes] };
+}
+
+/**
+ * Pure: the outcome of a contact whose bulk import did not end accepted. Rejected only when ActiveCampaign
+ * refused the request (nothing was queued); `unconfirmed` when the call ran out of retries before anything
+ * reached ActiveCampaign ("not sent") or when ActiveCampaign may have applied it ("outcome unknown").
+ */
+export function notAccepted(email: string, error: ActiveCampaignError): ContactOutcome {
+  if (error instanceof OutcomeUnknownError) {
+    return {
+      email,
+      status: 'unconfirmed',
+      reason:
+        `outcome unknown: ActiveCampaign may have applied this contact (the response to its bulk import was ` +
+        `lost ${error.lostResponses} time(s)); not confirmed, will be sent again on the next run`,
+    };
+  }
+  if (mayHaveBeenApplied(error)) {
+    const answered = error.response?.status ?? 0;
+    return {
+      email,
+      status: 'unconfirmed',
+      reason: `outcome unknown: ActiveCampaign answered ${answered} with an unexpected body, so it may have queued this contact; not confirmed (${error.message})`,
+    };
+  }
+  if (error instanceof ValidationFailedError) {
+    return {
+      email,
+      status: 'rejected',
+      reason: `request rejected by ActiveCampaign: ${describeFailureReasons(error.failureReasons)}`,
+    };
+  }
+  // Out of retries on failures that leave nothing queued (5xx, 429, connection refused), or refused outright.
+  return {
+    email,
+    status: error.retryable ? 'unconfirmed' : 'rejected',
+    reason: `not sent: ${error.message}`,
+  };
 }
