@@ -52,6 +52,7 @@ const envSchema = z
     EXPORT_SCHEDULE: z.string().min(1).default('0 0 2 * * *'),
     ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber(5),
     ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber(100),
+    ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE: positiveNumber(20),
     ACTIVECAMPAIGN_ALLOWED_HOST_SUFFIXES: list(DEFAULT_ALLOWED_HOST_SUFFIXES),
     /** Local development only: allows plain http to loopback ActiveCampaign hosts (the sandbox). */
     ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP: flag,

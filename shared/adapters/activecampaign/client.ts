@@ -48,6 +48,7 @@ import {
   inProcessRateBudgetFor,
   type RateBudget,
   type RateLimits,
+  rateLimitsFromConfig,
 } from './rateBudget';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay, type RetryPolicy } from './retryTiming';
 import {
@@ -132,10 +133,7 @@ export function createActiveCampaignClient(
       allowedSuffixes: config.ACTIVECAMPAIGN_ALLOWED_HOST_SUFFIXES,
       allowLoopbackHttp: config.ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP,
     },
-    limits: {
-      requestsPerSecond: config.ACTIVECAMPAIGN_REQUESTS_PER_SECOND,
-      bulkImportsPerMinute: config.ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE,
-    },
+    limits: rateLimitsFromConfig(config),
   });
 }
 
@@ -221,7 +219,8 @@ export class ActiveCampaignClient {
     }
     const bytes = Buffer.byteLength(body);
     if (bytes > MAX_BULK_IMPORT_BYTES) throw local(`body is ${bytes} bytes; it must be under 400,000`);
-    // ActiveCampaign budgets single-contact imports separately (20/min); pace them as such.
+    // ActiveCampaign budgets single-contact imports separately (20/min by default,
+    // ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE); pace them as such.
     const kind: BudgetKind = parsed.data.contacts.length === 1 ? 'singleContactImport' : 'bulkImport';
     const { data, lostResponses } = await this.send('POST', path, bulkImportAcceptedSchema, { body, kind });
     this.stats.bulkImportsAccepted++;

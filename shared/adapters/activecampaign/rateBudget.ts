@@ -9,6 +9,7 @@
  * sleeps until its slot. Spacing requests one interval apart never exceeds a sliding-window limit, needs only
  * two numbers of shared state, and is the same arithmetic in-process and in an Azure Table row.
  */
+import type { Config } from '../../config';
 import { type Clock, sleepUntil } from './clock';
 
 /** What a slot is for. A bulk import needs a bulk slot and a request slot. */
@@ -45,6 +46,26 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   // network jitter of a burst after a stall.
   jitterAllowanceMs: 50,
 };
+
+/**
+ * The budgets every caller uses for an account, from the app's settings (`ACTIVECAMPAIGN_REQUESTS_PER_SECOND`,
+ * `ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE`, `ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE`), with the default margins.
+ */
+export function rateLimitsFromConfig(
+  config: Pick<
+    Config,
+    | 'ACTIVECAMPAIGN_REQUESTS_PER_SECOND'
+    | 'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE'
+    | 'ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE'
+  >,
+): RateLimits {
+  return {
+    ...DEFAULT_RATE_LIMITS,
+    requestsPerSecond: config.ACTIVECAMPAIGN_REQUESTS_PER_SECOND,
+    bulkImportsPerMinute: config.ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE,
+    singleContactImportsPerMinute: config.ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE,
+  };
+}
 
 /** The shared state of one account's budget: when each budget next has a free slot (clock ms). */
 export interface BudgetState {

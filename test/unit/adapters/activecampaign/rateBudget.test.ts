@@ -10,6 +10,7 @@ import {
   NO_PAUSE,
   pausedUntil,
   pauseState,
+  rateLimitsFromConfig,
   reserveSlot,
   withPause,
 } from '../../../../shared/adapters/activecampaign/rateBudget';
@@ -132,5 +133,21 @@ describe('InProcessRateBudget.pause', () => {
     await budget.pause('bulkImport', 60_000);
     await waiting;
     expect(now).toBeGreaterThanOrEqual(60_000);
+  });
+});
+
+describe('rateLimitsFromConfig', () => {
+  it('takes all three budgets from the settings and keeps the default margins', () => {
+    const limits = rateLimitsFromConfig({
+      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: 4,
+      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: 50,
+      ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE: 10,
+    });
+    expect(limits).toEqual({
+      ...DEFAULT_RATE_LIMITS,
+      requestsPerSecond: 4,
+      bulkImportsPerMinute: 50,
+      singleContactImportsPerMinute: 10,
+    });
   });
 });
