@@ -209,14 +209,16 @@ interface TrackedBatch {
  * batch is resubmitted by the poller that saw it, at once.
  *
  * Scheduling within the one request budget (its reservations are first come, first served):
- * - While anything is being pushed, ONE poller polls. Each bulk import takes one of the ~2.75 request slots
- *   between two bulk slots; one poll reserved between two bulk reservations always fits before the next bulk
- *   slot, a second one would push it back. So polls ride along at up to one per bulk import and never slow
- *   the push down. Once pushing is over, `pollConcurrency` pollers share the whole request budget.
+ * - While anything is being pushed, a poll may start only on a credit that each accepted bulk import gives
+ *   (at most one held). Each bulk import takes one of the ~2.75 request slots between two bulk slots; one
+ *   poll reserved between two bulk reservations always fits before the next bulk slot, a second one would
+ *   push it back. So polls ride along at up to one per bulk import (several in flight, as each waits behind
+ *   the bulk slots already reserved) and never slow the push down. Once pushing is over, the
+ *   `pollConcurrency` pollers share the whole request budget.
  * - When a batch is due: ActiveCampaign does not say how long processing takes, so the loop learns it.
  *   Before any batch has completed, no batch is looked at younger than the oldest age at which one was still
  *   pending (the oldest batch probes; the others do not ask the same question). Afterwards a batch's first
- *   look is at 95% of the quickest completion seen (so the estimate can still fall), then every 25% of its
+ *   look is at 80% of the quickest completion seen (so the estimate can still fall), then every 10% of its
  *   age (at least `firstPollDelayMs / 4`, at most `maxPollDelayMs`).
  */
 async function pushAndReconcile(
@@ -238,6 +240,7 @@ async function pushAndReconcile(
   let polls = 0;
   const pending: TrackedBatch[] = [];
   let activePushers = 0;
+  let pollCredit = 0;
   let inFlight = 0;
   /** Oldest age at which a batch was still being processed, and quickest age at which one was done. */
   let pendingAge = 0;
@@ -274,7 +277,7 @@ async function pushAndReconcile(
     let age = batch.nextAge;
     if (batch.polled === 0) {
       age = Number.isFinite(completedAge)
-        ? Math.max(firstPoll, completedAge * 0.95)
+        ? Math.max(firstPoll, completedAge * 0.8)
         : Math.max(age, pendingAge);
     }
     return Math.min(deadline, batch.acceptedAt + age);
@@ -307,7 +310,11 @@ async function pushAndReconcile(
         const result = await submit(request);
         if (result instanceof ActiveCampaignError)
           outcomes.push(...emailsOf(request).map((email) => notAccepted(email, result)));
-        else track(result.batchId, request, 0, (result.ambiguousResends ?? 0) > 0);
+        else {
+          // One poll may be reserved per bulk import while pushing (see the scheduling notes above).
+          pollCredit = 1;
+          track(result.batchId, request, 0, (result.ambiguousResends ?? 0) > 0);
+        }
       }
     } finally {
       activePushers--;
@@ -389,15 +396,15 @@ async function pushAndReconcile(
       return;
     }
     const age = clock.now() - batch.acceptedAt;
-    batch.nextAge = age + Math.min(maxPoll, Math.max(firstPoll / 4, age * 0.25));
+    batch.nextAge = age + Math.min(maxPoll, Math.max(firstPoll / 4, age * 0.1));
     batch.last = last;
     pending.push(batch);
   };
 
-  const poller = async (index: number) => {
+  const poller = async () => {
     for (;;) {
       const pushing = activePushers > 0 || nextRequest < requests.length;
-      if (pending.length === 0 || (index > 0 && pushing)) {
+      if (pending.length === 0 || (pushing && pollCredit === 0)) {
         if (!pushing && inFlight === 0 && pending.length === 0) return;
         await changed.promise;
         continue;
@@ -412,6 +419,7 @@ async function pushAndReconcile(
         continue;
       }
       const [batch] = pending.splice(next, 1);
+      if (pushing) pollCredit = 0;
       inFlight++;
       try {
         await look(batch!);
@@ -424,7 +432,7 @@ async function pushAndReconcile(
 
   await Promise.all([
     ...Array.from({ length: Math.min(pushers, requests.length) }, pusher),
-    ...Array.from({ length: pollers }, (_, i) => poller(i)),
+    ...Array.from({ length: pollers }, poller),
   ]);
   return { outcomes, resubmits, polls, requests: requestCounts };
 }

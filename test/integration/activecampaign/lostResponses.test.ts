@@ -61,10 +61,10 @@ describe('importContacts when the answers of applied bulk imports are lost', () 
     proxy = await startResponseFaultProxy({
       target: sandbox.url,
       only: isBulkImport,
-      script: (seq) => (seq === 1 ? { action: 'delay', realMs: 600 } : undefined),
+      script: (seq) => (seq === 1 ? { action: 'delay', realMs: 3_000 } : undefined),
     });
-    // 2,000 sandbox ms at 50× is 40 real ms: the 600 ms delay is a timeout; the resend's answer is not delayed.
-    const client = clientFor(sandbox, { host: proxy.hostForClient, timeoutMs: 2_000 });
+    // 10,000 sandbox ms at 50× is 200 real ms: the 3 s delay is a timeout; the resend's answer is not delayed.
+    const client = clientFor(sandbox, { host: proxy.hostForClient, timeoutMs: 10_000 });
     const contacts = people(250, 'slow');
 
     const result = await importContacts(client, contacts, { clock: sandbox.clock });
