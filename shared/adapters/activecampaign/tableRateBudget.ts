@@ -105,6 +105,12 @@ export class TableRateBudget implements RateBudget {
       // the pause already moved the shared slots beyond it, so reserve again instead of being refused too.
       await sleepUntil(this.clock, slot - this.lead, signal);
       if (pausedUntil((await this.read()).state.pauses, kind) > slot) continue;
+      // The read itself took longer than expected: never send late (see above), reserve again.
+      const lateAfterRead = this.clock.now() - slot;
+      if (lateAfterRead > tolerance) {
+        if (++missed >= MAX_MISSED_SLOTS) throw new BudgetSlotMissedError(kind, missed, lateAfterRead);
+        continue;
+      }
       await sleepUntil(this.clock, slot, signal);
       return;
     }
