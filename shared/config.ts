@@ -66,6 +66,7 @@ const envSchema = z
     EXPORT_MAX_RESUBMITS: z.coerce.number().int().min(0).max(10).default(3),
     ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber(5),
     ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber(100),
+    ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE: positiveNumber(20),
     ACTIVECAMPAIGN_ALLOWED_HOST_SUFFIXES: list(DEFAULT_ALLOWED_HOST_SUFFIXES),
     /** Local development only: allows plain http to loopback ActiveCampaign hosts (the sandbox). */
     ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP: flag,

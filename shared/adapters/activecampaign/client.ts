@@ -1,7 +1,7 @@
 /**
  * The ActiveCampaign API v3 client the exporter uses: verify key + host, verify a list, bulk import, and
  * read an import batch's outcome. Every push goes through bulk import, even a single contact, because
- * `contact/sync` + `contactLists` would re-subscribe someone who opted out (shared/activecampaign-api.md).
+ * `contact/sync` + `contactLists` would re-subscribe someone who opted out (docs/activecampaign.md).
  *
  * Design choices, written down (after ky):
  * - fetch, clock, logger, randomness and the rate budget are injected; nothing here reads the environment.
@@ -9,10 +9,16 @@
  * - Retries: 429 (Retry-After honoured), bulk import's `400 Rate limit exceeded.` (waits for the minute
  *   window), 503/5xx, timeouts and connection resets, with exponential backoff and full jitter, bounded by
  *   `maxAttempts`. Bad credentials, a missing list and validation failures are never retried.
- * - A bulk import whose response was lost (reset or timeout after the body was sent) IS retried: ActiveCampaign
- *   may have queued it, but bulk import upserts by email, so a second submission changes nothing for the
- *   contacts; only the batch id we keep and reconcile is the second one. We count these in
- *   `stats.ambiguousBulkResubmissions` so run reports can say so.
+ * - A bulk import whose response was lost (a reset or timeout once the body may have reached ActiveCampaign)
+ *   MAY have been applied. Bulk import upserts by email, so applying the same content twice changes nothing
+ *   for the contacts, and the client resends it, but at most `retry.maxAmbiguousResends` times (default 1, so
+ *   a request is applied at most twice). Every such resend is counted (`stats.ambiguousBulkResubmissions`)
+ *   and reported where the caller sees it: `bulkImport` resolves with `ambiguousResends` (> 0: its contacts
+ *   may have been applied twice). Past the bound, or when a resend after a lost response fails otherwise,
+ *   `bulkImport` throws `OutcomeUnknownError` (code `activecampaign_outcome_unknown`, not retryable: ANOTHER
+ *   send is what the bound forbids): ActiveCampaign may have applied the contacts, so they are `unconfirmed`
+ *   with an "outcome unknown" reason, never "not sent". A failure to connect (refused, DNS) sent nothing and
+ *   is retried like any other. See docs/activecampaign.md.
  * - The API key goes into the `Api-Token` header and nowhere else: not into URLs, errors or log lines.
  */
 import type { z } from 'zod';
@@ -28,6 +34,7 @@ import {
   AuthenticationError,
   BudgetSlotMissedError,
   NetworkError,
+  OutcomeUnknownError,
   RateLimitedError,
   ServerError,
   TimeoutError,
@@ -41,15 +48,16 @@ import {
   inProcessRateBudgetFor,
   type RateBudget,
   type RateLimits,
+  rateLimitsFromConfig,
 } from './rateBudget';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay, type RetryPolicy } from './retryTiming';
 import {
   type ActiveCampaignList,
   type ActiveCampaignUser,
-  type BulkImportAccepted,
   bulkImportAcceptedSchema,
   type BulkImportRequest,
   bulkImportRequestSchema,
+  type BulkImportResult,
   errorBodySchema,
   type ImportInfo,
   importInfoSchema,
@@ -86,6 +94,8 @@ export interface ActiveCampaignClientStats {
   bulkImportsAccepted: number;
   /** Bulk imports retried after their response was lost; ActiveCampaign may have queued both (harmless upserts). */
   ambiguousBulkResubmissions: number;
+  /** Bulk imports given up with `OutcomeUnknownError`: ActiveCampaign may or may not have applied them. */
+  outcomeUnknown: number;
 }
 
 /** Everything the client needs; only `host`, `apiKey` and `hostRule` are required. */
@@ -123,10 +133,7 @@ export function createActiveCampaignClient(
       allowedSuffixes: config.ACTIVECAMPAIGN_ALLOWED_HOST_SUFFIXES,
       allowLoopbackHttp: config.ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP,
     },
-    limits: {
-      requestsPerSecond: config.ACTIVECAMPAIGN_REQUESTS_PER_SECOND,
-      bulkImportsPerMinute: config.ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE,
-    },
+    limits: rateLimitsFromConfig(config),
   });
 }
 
@@ -143,6 +150,7 @@ export class ActiveCampaignClient {
     timeouts: 0,
     bulkImportsAccepted: 0,
     ambiguousBulkResubmissions: 0,
+    outcomeUnknown: 0,
   };
   private readonly apiKey: string;
   private readonly fetchFn: typeof fetch;
@@ -186,10 +194,12 @@ export class ActiveCampaignClient {
   }
 
   /**
-   * `POST /api/3/import/bulk_import`: queues up to 250 contacts; returns the batch id to reconcile.
-   * Checked locally first (schema, 250 contacts, < 400,000 bytes) so an oversized request is never sent.
+   * `POST /api/3/import/bulk_import`: queues up to 250 contacts; returns the batch id to reconcile and
+   * `ambiguousResends` (earlier sends whose response was lost: > 0 means its contacts may have been applied
+   * twice). Checked locally first (schema, 250 contacts, < 400,000 bytes) so an oversized request is never
+   * sent. Throws `OutcomeUnknownError` when ActiveCampaign may have applied it but the client cannot know.
    */
-  async bulkImport(request: BulkImportRequest): Promise<BulkImportAccepted> {
+  async bulkImport(request: BulkImportRequest): Promise<BulkImportResult> {
     const path = 'import/bulk_import';
     const parsed = bulkImportRequestSchema.safeParse(request);
     const body = JSON.stringify(parsed.success ? parsed.data : request);
@@ -209,11 +219,12 @@ export class ActiveCampaignClient {
     }
     const bytes = Buffer.byteLength(body);
     if (bytes > MAX_BULK_IMPORT_BYTES) throw local(`body is ${bytes} bytes; it must be under 400,000`);
-    // ActiveCampaign budgets single-contact imports separately (20/min); pace them as such.
+    // ActiveCampaign budgets single-contact imports separately (20/min by default,
+    // ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE); pace them as such.
     const kind: BudgetKind = parsed.data.contacts.length === 1 ? 'singleContactImport' : 'bulkImport';
-    const accepted = await this.call('POST', path, bulkImportAcceptedSchema, { body, kind });
+    const { data, lostResponses } = await this.send('POST', path, bulkImportAcceptedSchema, { body, kind });
     this.stats.bulkImportsAccepted++;
-    return accepted;
+    return { ...data, ambiguousResends: lostResponses };
   }
 
   /** `GET /api/3/import/info?batchId=`: one look at a batch (the Durable orchestration polls with timers). */
@@ -228,7 +239,22 @@ export class ActiveCampaignClient {
     schema: S,
     options: { body?: string; kind?: BudgetKind } = {},
   ): Promise<z.infer<S>> {
-    let lostBulkResponse = false;
+    return (await this.send(method, path, schema, options)).data;
+  }
+
+  /**
+   * `call`, also saying how many earlier attempts of a POST lost their response after the body may have been
+   * applied (`lostResponses`). Those are bounded by `maxAmbiguousResends`; see the design notes above.
+   */
+  private async send<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    schema: S,
+    options: { body?: string; kind?: BudgetKind } = {},
+  ): Promise<{ data: z.infer<S>; lostResponses: number }> {
+    const maxAmbiguousResends = Math.max(0, this.policy.maxAmbiguousResends ?? 1);
+    let lostResponses = 0;
+    let lastLost = false;
     for (let attempt = 1; ; attempt++) {
       const request: ActiveCampaignRequestInfo = { method, path: `/api/3/${path}`, attempt };
       try {
@@ -243,16 +269,19 @@ export class ActiveCampaignClient {
       }
       if (attempt > 1) {
         this.stats.retries++;
-        // The previous attempt may have been queued by ActiveCampaign; this one may queue the same contacts again.
-        if (lostBulkResponse) this.stats.ambiguousBulkResubmissions++;
+        // The previous attempt may have been applied by ActiveCampaign; this one may apply the same contacts again.
+        if (lastLost) this.stats.ambiguousBulkResubmissions++;
       }
       try {
-        return await this.attempt(request, schema, options.body);
+        return { data: await this.attempt(request, schema, options.body), lostResponses };
       } catch (error) {
         const failure = error as ActiveCampaignError;
         this.count(failure);
-        lostBulkResponse =
-          options.body !== undefined && (failure instanceof NetworkError || failure instanceof TimeoutError);
+        // Only a request that changes something (a POST with a body) can be "applied with the answer lost".
+        lastLost =
+          options.body !== undefined &&
+          (failure instanceof TimeoutError || (failure instanceof NetworkError && !failure.notSent));
+        if (lastLost) lostResponses++;
         const retryAfterMs = failure.response?.retryAfterMs;
         const delay = retryDelay(attempt, retryAfterMs, this.policy, this.random);
         if (failure instanceof RateLimitedError) {
@@ -263,10 +292,28 @@ export class ActiveCampaignClient {
             this.clock.now() + (retryAfterMs ?? delay),
           );
         }
-        if (!failure.retryable || attempt >= this.policy.maxAttempts) throw failure;
-        if (retryAfterMs !== undefined && retryAfterMs > this.policy.maxRetryAfterMs) throw failure;
+        const giveUp =
+          !failure.retryable ||
+          attempt >= this.policy.maxAttempts ||
+          (retryAfterMs !== undefined && retryAfterMs > this.policy.maxRetryAfterMs) ||
+          lostResponses > maxAmbiguousResends;
+        if (giveUp) {
+          // An earlier send may have been applied: whatever ended this call, its outcome is unknown. (A
+          // validation failure is not: ActiveCampaign validates the same body the same way every time.)
+          if (lostResponses > 0 && !(failure instanceof ValidationFailedError)) {
+            this.stats.outcomeUnknown++;
+            // The sends that may have been applied are the lost ones; all but one of them are extra.
+            throw new OutcomeUnknownError(
+              request,
+              { lostResponses, ambiguousResends: lostResponses - 1 },
+              failure,
+            );
+          }
+          throw failure;
+        }
+        // The error's message already names ActiveCampaign and the call.
         this.logger.warn(
-          `ActiveCampaign ${failure.message} (attempt ${attempt} of ${this.policy.maxAttempts}); retrying in ${delay} ms`,
+          `${failure.message} (attempt ${attempt} of ${this.policy.maxAttempts}); retrying in ${delay} ms`,
         );
         await this.clock.sleep(delay);
       }

@@ -131,8 +131,28 @@ export class ServerError extends ActiveCampaignError {
   }
 }
 
+/**
+ * Failures of the connection itself (nothing reached ActiveCampaign): refused, unresolvable, unreachable, or
+ * no TCP connection within undici's connect timeout. Any other network failure may have happened after the
+ * request body was sent.
+ */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
 /** The connection failed or was reset before a full response arrived. Retried. */
 export class NetworkError extends ActiveCampaignError {
+  /**
+   * True when the failure was in connecting, so ActiveCampaign cannot have seen the request. When false (a
+   * reset, a closed socket, a body cut short) the request may have been received and applied.
+   */
+  readonly notSent: boolean;
+
   constructor(request: ActiveCampaignRequestInfo, cause: unknown) {
     super(`Network error talking to ActiveCampaign (${describeCause(cause)})`, {
       code: 'activecampaign_network_error',
@@ -141,6 +161,8 @@ export class NetworkError extends ActiveCampaignError {
       request,
       cause,
     });
+    const code = codeOf(cause);
+    this.notSent = code !== undefined && NOT_SENT_CODES.has(code);
   }
 }
 
@@ -174,6 +196,35 @@ export class BudgetSlotMissedError extends ActiveCampaignError {
   }
 }
 
+/**
+ * A bulk import whose outcome nobody can know: its response was lost (a reset or a timeout after the body
+ * may have reached ActiveCampaign) as many times as the client allows resending it, or it was resent after
+ * a lost response and then failed otherwise. ActiveCampaign may have applied it (up to
+ * `ambiguousResends + 1` times) or not at all. Not retryable, on purpose: another send is exactly what the bound forbids,
+ * so a caller's generic retry (a Durable activity retry policy) must not resend it; the contacts are
+ * `unconfirmed` ("outcome unknown") and the next run sends them again (see docs/activecampaign.md).
+ */
+export class OutcomeUnknownError extends ActiveCampaignError {
+  /** Sends of this request whose response was lost after the body may have been applied. */
+  readonly lostResponses: number;
+  /** How many times beyond once ActiveCampaign may have applied it (lost responses − 1). */
+  readonly ambiguousResends: number;
+
+  constructor(
+    request: ActiveCampaignRequestInfo,
+    counts: { lostResponses: number; ambiguousResends: number },
+    cause: ActiveCampaignError,
+  ) {
+    super(
+      `ActiveCampaign may have applied this request; its outcome is unknown (${counts.lostResponses} ` +
+        `response(s) lost, ${counts.ambiguousResends} resend(s); last failure: ${cause.message})`,
+      { code: 'activecampaign_outcome_unknown', retryable: false, status: 502, request, cause },
+    );
+    this.lostResponses = counts.lostResponses;
+    this.ambiguousResends = counts.ambiguousResends;
+  }
+}
+
 /** A response we cannot interpret: an unexpected status or a body that fails its schema. Not retried. */
 export class UnexpectedResponseError extends ActiveCampaignError {
   constructor(
@@ -193,10 +244,31 @@ export class UnexpectedResponseError extends ActiveCampaignError {
   }
 }
 
+/**
+ * True when a failed bulk import may nevertheless have been applied by ActiveCampaign, so its contacts are
+ * `unconfirmed` (outcome unknown), never `rejected` and never "not sent": an `OutcomeUnknownError`, or a 2xx
+ * answer whose body could not be read.
+ */
+export function mayHaveBeenApplied(error: unknown): boolean {
+  if (error instanceof OutcomeUnknownError) return true;
+  if (!(error instanceof UnexpectedResponseError)) return false;
+  const status = error.response?.status ?? 0;
+  return status >= 200 && status < 300;
+}
+
 /** The `message` of an ActiveCampaign error body, if it has one (bounded, for messages). */
 export function messageOf(body: unknown): string | undefined {
   if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') {
     return body.message.slice(0, 200);
+  }
+  return undefined;
+}
+
+/** The `code` of a low-level failure (undici puts the socket's error in `cause`), if it has one. */
+function codeOf(cause: unknown): string | undefined {
+  for (let e: unknown = cause, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
   }
   return undefined;
 }

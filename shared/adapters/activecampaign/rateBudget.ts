@@ -9,6 +9,7 @@
  * sleeps until its slot. Spacing requests one interval apart never exceeds a sliding-window limit, needs only
  * two numbers of shared state, and is the same arithmetic in-process and in an Azure Table row.
  */
+import type { Config } from '../../config';
 import { type Clock, sleepUntil } from './clock';
 
 /** What a slot is for. A bulk import needs a bulk slot and a request slot. */
@@ -45,6 +46,26 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   // network jitter of a burst after a stall.
   jitterAllowanceMs: 50,
 };
+
+/**
+ * The budgets every caller uses for an account, from the app's settings (`ACTIVECAMPAIGN_REQUESTS_PER_SECOND`,
+ * `ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE`, `ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE`), with the default margins.
+ */
+export function rateLimitsFromConfig(
+  config: Pick<
+    Config,
+    | 'ACTIVECAMPAIGN_REQUESTS_PER_SECOND'
+    | 'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE'
+    | 'ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE'
+  >,
+): RateLimits {
+  return {
+    ...DEFAULT_RATE_LIMITS,
+    requestsPerSecond: config.ACTIVECAMPAIGN_REQUESTS_PER_SECOND,
+    bulkImportsPerMinute: config.ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE,
+    singleContactImportsPerMinute: config.ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE,
+  };
+}
 
 /** The shared state of one account's budget: when each budget next has a free slot (clock ms). */
 export interface BudgetState {
@@ -98,11 +119,39 @@ export function pauseState(state: BudgetState, scope: 'request' | 'bulkImport', 
       };
 }
 
+/**
+ * Until when ActiveCampaign told the account to hold each budget (clock ms; 0 = not paused). Kept apart from
+ * the slots because a pause must also stop requests that reserved their slot BEFORE it was declared: each
+ * checks this just before it is sent, so one rate-limit episode costs one refusal, not one per waiting worker.
+ */
+export interface PauseState {
+  requestUntil: number;
+  bulkUntil: number;
+}
+
+/** Nothing paused. */
+export const NO_PAUSE: PauseState = { requestUntil: 0, bulkUntil: 0 };
+
+/** Pure: the pauses after ActiveCampaign told us to hold `scope` until `until` (never shortened). */
+export function withPause(pauses: PauseState, scope: 'request' | 'bulkImport', until: number): PauseState {
+  return scope === 'request'
+    ? { ...pauses, requestUntil: Math.max(pauses.requestUntil, until) }
+    : { ...pauses, bulkUntil: Math.max(pauses.bulkUntil, until) };
+}
+
+/** Pure: until when a request of `kind` must hold (a bulk import needs both budgets free). */
+export function pausedUntil(pauses: PauseState, kind: BudgetKind): number {
+  return kind === 'request' ? pauses.requestUntil : Math.max(pauses.requestUntil, pauses.bulkUntil);
+}
+
 /** One account's rate budget, shared by every caller that uses the same instance (or backing store). */
 export interface RateBudget {
   /** Waits until a request of `kind` may be sent without exceeding the account's budgets. */
   acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void>;
-  /** Holds every user of this budget until `until` (clock ms), because ActiveCampaign said so. */
+  /**
+   * Holds every user of this budget until `until` (clock ms), because ActiveCampaign said so: callers that
+   * reserve later, and callers already waiting for a slot inside the pause (re-checked before sending).
+   */
   pause(scope: 'request' | 'bulkImport', until: number): Promise<void>;
 }
 
@@ -114,6 +163,7 @@ export interface RateBudget {
  */
 export class InProcessRateBudget implements RateBudget {
   private state: BudgetState = { ...EMPTY_BUDGET_STATE };
+  private pauses: PauseState = { ...NO_PAUSE };
   private readonly used = { request: [] as number[], bulk: [] as number[], single: [] as number[] };
 
   constructor(
@@ -121,11 +171,12 @@ export class InProcessRateBudget implements RateBudget {
     readonly limits: RateLimits = DEFAULT_RATE_LIMITS,
   ) {}
 
-  /** Reserves synchronously (so concurrent callers never pick the same slot), then sleeps until the slot. */
+  /**
+   * Reserves synchronously (so concurrent callers never pick the same slot), then sleeps until the slot. Just
+   * before returning (i.e. before the request is sent) it re-checks the pauses: a pause declared while this
+   * caller waited voids its slot, and it reserves again after the pause instead of going out to be refused.
+   */
   async acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void> {
-    const { slot, state } = reserveSlot(this.state, kind, this.clock.now(), this.limits);
-    this.state = state;
-    await sleepUntil(this.clock, slot, signal);
     const jitter = Math.max(0, this.limits.jitterAllowanceMs ?? 0);
     const windows: [number[], number, number][] = [
       [this.used.request, Math.floor(this.limits.requestsPerSecond) || 1, 1000 + jitter],
@@ -140,18 +191,29 @@ export class InProcessRateBudget implements RateBudget {
       ]);
     }
     for (;;) {
+      const { slot, state } = reserveSlot(this.state, kind, this.clock.now(), this.limits);
+      this.state = state;
+      await sleepUntil(this.clock, slot, signal);
+      for (;;) {
+        const now = this.clock.now();
+        const freeAt = Math.max(
+          ...windows.map(([used, limit, span]) => windowFreeAt(used, limit, span, now)),
+        );
+        if (freeAt <= now) break;
+        await sleepUntil(this.clock, freeAt, signal);
+      }
+      // Paused while we waited: `pause` already moved the schedule past the pause, so reserve again.
+      if (pausedUntil(this.pauses, kind) > this.clock.now()) continue;
       const now = this.clock.now();
-      const freeAt = Math.max(...windows.map(([used, limit, span]) => windowFreeAt(used, limit, span, now)));
-      if (freeAt <= now) break;
-      await sleepUntil(this.clock, freeAt, signal);
+      for (const [used] of windows) used.push(now);
+      return;
     }
-    const now = this.clock.now();
-    for (const [used] of windows) used.push(now);
   }
 
-  /** Pushes the next free slot of `scope` to at least `until`. */
+  /** Pushes the next free slot of `scope` to at least `until`, and holds callers already past reserving. */
   pause(scope: 'request' | 'bulkImport', until: number): Promise<void> {
     this.state = pauseState(this.state, scope, until);
+    this.pauses = withPause(this.pauses, scope, until);
     return Promise.resolve();
   }
 }

@@ -12,6 +12,14 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** A Retry-After longer than this is not waited for: the call fails (retryable) for the caller to reschedule. */
   maxRetryAfterMs: number;
+  /**
+   * How many times a bulk import may be sent again after its response was lost (a reset or a timeout once the
+   * body may have reached ActiveCampaign). Each such resend may apply the same contacts again. Default 1: an
+   * upsert applied twice with the same content changes nothing, and one resend recovers the common case of
+   * one dropped answer (two in a row at a 5% loss rate: 0.25%); a third send could only add duplicates. Past
+   * it the call fails with `OutcomeUnknownError` (see docs/activecampaign.md).
+   */
+  maxAmbiguousResends?: number;
 }
 
 /** Defaults: 6 attempts spread over about a minute, enough to ride out a short ActiveCampaign hiccup. */
@@ -20,6 +28,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   baseDelayMs: 500,
   maxDelayMs: 30_000,
   maxRetryAfterMs: 120_000,
+  maxAmbiguousResends: 1,
 };
 
 const DELAY_SECONDS = /^\d+$/;

@@ -2,7 +2,7 @@
  * Wire shapes of the ActiveCampaign API v3 calls the exporter makes, as zod schemas (the single source of
  * each type). Every response is parsed here before the rest of the app sees it.
  * Sources: developers.activecampaign.com/reference/bulk-import-contacts, /reference/bulk-import-status-info,
- * /reference/retrieve-a-list, /reference/users; summarised in shared/activecampaign-api.md.
+ * /reference/retrieve-a-list, /reference/users; summarised in docs/activecampaign.md.
  */
 import { z } from 'zod';
 
@@ -62,6 +62,18 @@ export const bulkImportAcceptedSchema = z.preprocess(
   }),
 );
 export type BulkImportAccepted = z.infer<typeof bulkImportAcceptedSchema>;
+
+/**
+ * What `ActiveCampaignClient.bulkImport` returns (and what a caller may store, e.g. as an activity result):
+ * the accepted answer plus `ambiguousResends`: how many times beyond once ActiveCampaign may have applied
+ * it (earlier sends whose response was lost after the body may have reached it). Above 0, its contacts may
+ * have been applied twice (harmless for an upsert by email with the same content, but reported).
+ */
+export const bulkImportResultSchema = z.intersection(
+  bulkImportAcceptedSchema,
+  z.object({ ambiguousResends: z.number().int().nonnegative() }),
+);
+export type BulkImportResult = z.infer<typeof bulkImportResultSchema>;
 
 /** A whole-request validation failure names the offending contact (0- or 1-based: UNCONFIRMED). */
 export const failureReasonSchema = z.union([

@@ -15,19 +15,32 @@ import {
   DEFAULT_RATE_LIMITS,
   EMPTY_BUDGET_STATE,
   intervalsOf,
+  NO_PAUSE,
+  pausedUntil,
+  type PauseState,
   pauseState,
   type RateBudget,
   type RateLimits,
   reserveSlot,
+  withPause,
 } from './rateBudget';
 
 const PARTITION = 'activecampaign-budget';
 /** Reservations missed in a row before `acquire` gives up with a retryable error. */
 export const MAX_MISSED_SLOTS = 10;
 
+/** The shared row: the slots, plus the pauses every holder re-checks before it sends (0 = none). */
 interface BudgetRow extends BudgetState {
   partitionKey: string;
   rowKey: string;
+  pausedRequestUntil?: number;
+  pausedBulkUntil?: number;
+}
+
+/** What one read of the row says. */
+interface SharedState {
+  slots: BudgetState;
+  pauses: PauseState;
 }
 
 /** Options for `TableRateBudget`. */
@@ -66,7 +79,8 @@ export class TableRateBudget implements RateBudget {
    * margin when the storage round trip returns is abandoned and a new one reserved: sending late would put
    * this request right before the next holder's, a burst ActiveCampaign would count. After
    * `MAX_MISSED_SLOTS` misses in a row it throws the retryable `BudgetSlotMissedError` instead of sending
-   * late anyway; the client's retry loop backs off and asks again.
+   * late anyway; the client's retry loop backs off and asks again. One round trip before its slot it reads
+   * the row again and, if a pause now covers the slot, reserves again after the pause.
    *
    * Clock-skew assumption: slots are absolute times written by one instance and compared with another
    * instance's clock, so every instance's clock must agree to well within the tolerance (10% of a request
@@ -76,49 +90,80 @@ export class TableRateBudget implements RateBudget {
    */
   async acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void> {
     const tolerance = intervalsOf(this.limits).request * (1 - this.limits.requestSafety);
-    for (let missed = 0; ; missed++) {
-      const slot = await this.update((state, now) =>
-        reserveSlot(state, kind, now + 2 * this.lead, this.limits),
-      );
+    for (let missed = 0; ;) {
+      const slot = await this.update(({ slots, pauses }, now) => {
+        const reserved = reserveSlot(slots, kind, now + 2 * this.lead, this.limits);
+        return { slot: reserved.slot, state: { slots: reserved.state, pauses } };
+      });
       const late = this.clock.now() - slot;
-      if (late <= tolerance) {
-        await sleepUntil(this.clock, slot, signal);
-        return;
+      if (late > tolerance) {
+        if (++missed >= MAX_MISSED_SLOTS) throw new BudgetSlotMissedError(kind, missed, late);
+        continue;
       }
-      if (missed + 1 >= MAX_MISSED_SLOTS) throw new BudgetSlotMissedError(kind, missed + 1, late);
+      // Re-check the shared pause one storage round trip before the slot (so the read does not make the
+      // request late): another process may have been refused while this one waited. Paused past our slot:
+      // the pause already moved the shared slots beyond it, so reserve again instead of being refused too.
+      await sleepUntil(this.clock, slot - this.lead, signal);
+      if (pausedUntil((await this.read()).state.pauses, kind) > slot) continue;
+      // The read itself took longer than expected: never send late (see above), reserve again.
+      const lateAfterRead = this.clock.now() - slot;
+      if (lateAfterRead > tolerance) {
+        if (++missed >= MAX_MISSED_SLOTS) throw new BudgetSlotMissedError(kind, missed, lateAfterRead);
+        continue;
+      }
+      await sleepUntil(this.clock, slot, signal);
+      return;
     }
   }
 
-  /** Pushes the shared next-free slot of `scope` to at least `until`. */
+  /** Pushes the shared next-free slot of `scope` to at least `until`, and holds every holder's waiting slot. */
   async pause(scope: 'request' | 'bulkImport', until: number): Promise<void> {
-    await this.update((state) => ({ slot: until, state: pauseState(state, scope, until) }));
+    await this.update(({ slots, pauses }) => ({
+      slot: until,
+      state: { slots: pauseState(slots, scope, until), pauses: withPause(pauses, scope, until) },
+    }));
   }
 
-  private async update(
-    change: (state: BudgetState, now: number) => { slot: number; state: BudgetState },
-  ): Promise<number> {
+  /** One read of the shared row (an empty state when it does not exist yet), with its ETag. */
+  private async read(): Promise<{ state: SharedState; etag: string | undefined }> {
     this.tableReady ??= this.table.createTable().catch((error: unknown) => {
       this.tableReady = undefined;
       throw error;
     });
     await this.tableReady;
+    try {
+      const row = await this.table.getEntity<BudgetRow>(PARTITION, this.rowKey);
+      return {
+        state: {
+          slots: {
+            nextRequestAt: row.nextRequestAt,
+            nextBulkAt: row.nextBulkAt,
+            nextSingleAt: row.nextSingleAt ?? 0,
+          },
+          pauses: { requestUntil: row.pausedRequestUntil ?? 0, bulkUntil: row.pausedBulkUntil ?? 0 },
+        },
+        etag: row.etag,
+      };
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+      return { state: { slots: EMPTY_BUDGET_STATE, pauses: NO_PAUSE }, etag: undefined };
+    }
+  }
+
+  private async update(
+    change: (state: SharedState, now: number) => { slot: number; state: SharedState },
+  ): Promise<number> {
     for (let conflicts = 0; ; conflicts++) {
       const started = this.clock.now();
-      let current: BudgetState = EMPTY_BUDGET_STATE;
-      let etag: string | undefined;
-      try {
-        const row = await this.table.getEntity<BudgetRow>(PARTITION, this.rowKey);
-        current = {
-          nextRequestAt: row.nextRequestAt,
-          nextBulkAt: row.nextBulkAt,
-          nextSingleAt: row.nextSingleAt ?? 0,
-        };
-        etag = row.etag;
-      } catch (error) {
-        if (statusCodeOf(error) !== 404) throw error;
-      }
+      const { state: current, etag } = await this.read();
       const { slot, state } = change(current, this.clock.now());
-      const row: BudgetRow = { partitionKey: PARTITION, rowKey: this.rowKey, ...state };
+      const row: BudgetRow = {
+        partitionKey: PARTITION,
+        rowKey: this.rowKey,
+        ...state.slots,
+        pausedRequestUntil: state.pauses.requestUntil,
+        pausedBulkUntil: state.pauses.bulkUntil,
+      };
       try {
         if (etag === undefined) await this.table.createEntity(row);
         else await this.table.updateEntity(row, 'Replace', { etag });

@@ -7,8 +7,12 @@ import {
   InProcessRateBudget,
   inProcessRateBudgetFor,
   intervalsOf,
+  NO_PAUSE,
+  pausedUntil,
   pauseState,
+  rateLimitsFromConfig,
   reserveSlot,
+  withPause,
 } from '../../../../shared/adapters/activecampaign/rateBudget';
 
 const exact = { ...DEFAULT_RATE_LIMITS, requestSafety: 1, bulkSafety: 1 };
@@ -96,5 +100,54 @@ describe('InProcessRateBudget', () => {
     expect(inProcessRateBudgetFor('other.api-us1.com', clock)).not.toBe(
       inProcessRateBudgetFor('acme.api-us1.com', clock),
     );
+  });
+});
+
+describe('pausedUntil', () => {
+  it('holds a bulk import for either pause and a plain request only for the request pause', () => {
+    const pauses = withPause(withPause(NO_PAUSE, 'bulkImport', 5000), 'request', 2000);
+    expect(pausedUntil(pauses, 'bulkImport')).toBe(5000);
+    expect(pausedUntil(pauses, 'singleContactImport')).toBe(5000);
+    expect(pausedUntil(pauses, 'request')).toBe(2000);
+  });
+
+  it('never shortens a pause when a shorter one is declared later', () => {
+    expect(withPause({ requestUntil: 0, bulkUntil: 9000 }, 'bulkImport', 4000).bulkUntil).toBe(9000);
+  });
+});
+
+describe('InProcessRateBudget.pause', () => {
+  it('sends a caller that reserved before the pause only after the pause when the pause comes while it waits', async () => {
+    let now = 0;
+    const clock: Clock = {
+      now: () => now,
+      sleep: (ms) => {
+        now += ms;
+        return Promise.resolve();
+      },
+    };
+    const budget = new InProcessRateBudget(clock, exact);
+    await budget.acquire('bulkImport'); // slot 0
+    // The next caller reserves slot 600, then (while it waits) ActiveCampaign refuses someone: hold until 60,000.
+    const waiting = budget.acquire('bulkImport');
+    await budget.pause('bulkImport', 60_000);
+    await waiting;
+    expect(now).toBeGreaterThanOrEqual(60_000);
+  });
+});
+
+describe('rateLimitsFromConfig', () => {
+  it('takes all three budgets from the settings and keeps the default margins', () => {
+    const limits = rateLimitsFromConfig({
+      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: 4,
+      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: 50,
+      ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE: 10,
+    });
+    expect(limits).toEqual({
+      ...DEFAULT_RATE_LIMITS,
+      requestsPerSecond: 4,
+      bulkImportsPerMinute: 50,
+      singleContactImportsPerMinute: 10,
+    });
   });
 });
