@@ -100,6 +100,14 @@ export async function startStack(
       AzureWebJobsStorage: azurite.connectionString,
       SEGMENT_STORAGE_CONNECTION_STRING:
         process.env.SEGMENT_STORAGE_CONNECTION_STRING ?? azurite.connectionString,
+      // The blob trigger's connection (the same account, as a Functions connection setting).
+      SegmentStorage:
+        process.env.SegmentStorage ??
+        process.env.SEGMENT_STORAGE_CONNECTION_STRING ??
+        azurite.connectionString,
+      // Binding expressions (%SEGMENT_CONTAINER%, %EXPORT_SCHEDULE%) need the settings, not config's defaults.
+      SEGMENT_CONTAINER: process.env.SEGMENT_CONTAINER ?? 'customer-insights',
+      EXPORT_SCHEDULE: process.env.EXPORT_SCHEDULE ?? '0 0 2 * * *',
       KEY_VAULT_URL: keyVault.url,
       LOCAL_DEV_MODE: 'true',
       DURABLE_TASK_HUB_NAME: process.env.DURABLE_TASK_HUB_NAME ?? 'SegmentExport',

@@ -17,7 +17,7 @@ import { downloadText, failedBlobName, markCanceled, reportBlobName } from '../r
 import { RunView, toRunView } from '../run/runView';
 import { startScheduledRuns } from '../run/scheduledRuns';
 import { requestRun } from '../run/startRun';
-import { type ApiRoute,apiRoute } from './route';
+import { type ApiRoute, apiRoute } from './route';
 import { IdParams, RecordId } from './schemas';
 
 const route = apiRoute;

@@ -38,6 +38,21 @@ function topReasons(byReason: Record<string, number>): string {
     .join(', ');
 }
 
+const ensured = new WeakMap<object, Promise<unknown>>();
+
+/** Creates the work container on first use in this process (a new deployment or local stack has none). */
+function ensureContainer(deps: RunDeps): Promise<unknown> {
+  let done = ensured.get(deps.work);
+  if (!done) {
+    done = deps.work.createIfNotExists().catch((error: unknown) => {
+      ensured.delete(deps.work);
+      throw error;
+    });
+    ensured.set(deps.work, done);
+  }
+  return done;
+}
+
 /** Runs Prepare for one run; see the module comment. */
 export async function prepareRun(rawInput: unknown, deps: RunDeps): Promise<PrepareOutput> {
   const run = RunInput.parse(rawInput);
@@ -55,6 +70,7 @@ export async function prepareRun(rawInput: unknown, deps: RunDeps): Promise<Prep
     ...extra,
   });
 
+  await ensureContainer(deps);
   const { record: definition } = await deps.records.exports.get(run.exportId);
   if (!definition.connectionId) {
     return refuse(

@@ -12,9 +12,10 @@ import {
   ActiveCampaignNotFoundError,
   AuthenticationError,
   type BulkImportRequest,
+  mayHaveBeenApplied,
+  OutcomeUnknownError,
 } from '../adapters/activecampaign';
-import { runFolder } from '../adapters/blob/runFolder';
-import { sliceBlobName } from '../adapters/blob/runFolder';
+import { runFolder, sliceBlobName } from '../adapters/blob/runFolder';
 import { readSlice } from '../adapters/blob/slices';
 import { ensureError } from '../errors';
 import type { RunDeps, RunLogger } from './deps';
@@ -69,23 +70,24 @@ export async function pushSlice(
         attempt: input.attempt,
         contacts: staged.contactCount,
         batchId: accepted.batchId,
+        ...(accepted.ambiguousResends > 0 ? { ambiguousResends: accepted.ambiguousResends } : {}),
       };
     } catch (caught) {
       if (caught instanceof AuthenticationError || caught instanceof ActiveCampaignNotFoundError)
         throw caught;
       const error = ensureError(caught);
-      const code = (caught as { code?: unknown }).code;
+      // The answer was lost (and the bounded resends with it): ActiveCampaign may have applied the request.
+      const unknown = mayHaveBeenApplied(caught);
+      const resends = caught instanceof OutcomeUnknownError ? caught.ambiguousResends : 0;
       entry = {
         request: index,
         attempt: input.attempt,
         contacts: staged.contactCount,
         error: error.message,
-        ...(code === 'outcome_unknown' ? { outcomeUnknown: true } : {}),
+        ...(unknown ? { outcomeUnknown: true } : {}),
+        ...(resends > 0 ? { ambiguousResends: resends } : {}),
       };
     }
-    const resends = client.stats.ambiguousBulkResubmissions - before.ambiguousBulkResubmissions;
-    const counted = submitted.reduce((n, s) => n + (s.ambiguousResends ?? 0), 0);
-    if (resends > counted) entry.ambiguousResends = resends - counted;
     await appendPushLog(deps.work, folder, input.slice, entry);
     submitted.push(entry);
   }

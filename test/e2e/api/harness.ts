@@ -108,7 +108,9 @@ export async function startApiStack(): Promise<ApiStack> {
     env: {
       AzureWebJobsStorage: azurite.connectionString,
       SEGMENT_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      SegmentStorage: azurite.connectionString,
       SEGMENT_CONTAINER,
+      EXPORT_SCHEDULE: '0 0 0 1 1 *',
       KEY_VAULT_URL: keyVault.url,
       LOCAL_DEV_MODE: 'true',
       ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP: 'true',

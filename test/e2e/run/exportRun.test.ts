@@ -146,7 +146,7 @@ describe('export run through the local host', () => {
     };
     expect(list.items.map((r) => r.runId)).toEqual([b.runId, a.runId]);
     expect(list.items[0]).toMatchObject({ status: 'succeeded', trigger: 'http' });
-    const missing = await fetch(`${stack.api}/exports/${definition.id}/runs/rnope`);
+    const missing = await fetch(`${stack.api}/exports/${definition.id}/runs/r000000000000000`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
