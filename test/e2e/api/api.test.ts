@@ -427,6 +427,13 @@ describe('segments, OpenAPI and routing', () => {
         'POST /api/connections',
         'POST /api/connections/{id}/verify',
         'POST /api/exports',
+        'POST /api/exports/run-all',
+        'POST /api/exports/{id}/runs',
+        'GET /api/exports/{id}/runs',
+        'GET /api/exports/{id}/runs/{runId}',
+        'POST /api/exports/{id}/runs/{runId}/cancel',
+        'GET /api/exports/{id}/runs/{runId}/report',
+        'GET /api/exports/{id}/runs/{runId}/rejected',
       ].sort(),
     );
     expect(
