@@ -13,8 +13,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { CsvFormat, TextEncodingName } from '../../domain/segments/cdmModel';
 import * as csvTokenizer from '../../domain/segments/csvTokenizer';
 import { type CsvRecordSink, CsvTokenizer } from '../../domain/segments/csvTokenizer';
+import { decodeOrFail, decodeWhole } from '../../domain/segments/decodeText';
 import { canScan, FirstRecordScanner, RecordBoundaryScanner } from '../../domain/segments/recordBoundaries';
-import { decodeOrFail, decodeWhole } from '../../domain/segments/rowPreparer';
 import { InputFileError } from '../../errors';
 
 // Module-level copies of imported constants for the hot loops: see hash64.ts.

@@ -21,22 +21,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import * as rowPreparer from '../../domain/segments/rowPreparer';
-import {
-  type BatchBuffers,
-  type ChunkJob,
-  prepareChunk,
-  type RowBatch,
-  rowBatch,
-  RowBatchWriter,
-  RowPreparer,
-  type RowPreparerOptions,
-} from '../../domain/segments/rowPreparer';
+import { type ChunkJob, prepareChunk } from '../../domain/segments/prepareChunk';
+import { shiftRowLines } from '../../domain/segments/preparedRowLayout';
+import { type BatchBuffers, type RowBatch, rowBatch, RowBatchWriter } from '../../domain/segments/rowBatch';
+import { RowPreparer, type RowPreparerOptions } from '../../domain/segments/rowPreparer';
 import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshot';
 import { ensureError } from '../../errors';
-
-// Module-level copies of imported constants for the hot loops: see hash64.ts.
-const { LINE, ROW_INTS } = rowPreparer;
 
 /** What each worker is started with (structured-cloned; the lookup tables are shared memory). */
 export interface WorkerData {
@@ -233,7 +223,7 @@ export class RowPreparerPool {
     const start = slot.line ?? this.nextLine;
     const batch = await slot.result!;
     const { ints } = batch;
-    for (let r = LINE, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) ints[r] = ints[r]! + start - 1;
+    shiftRowLines(ints, batch.rows, start - 1);
     if (batch.error?.line !== undefined) batch.error.line += start - 1;
     this.nextLine = start + batch.lineBreaks;
     return { job: slot.job, batch };
