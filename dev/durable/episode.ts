@@ -7,7 +7,7 @@ import { type Decisions, flattenActions, type OrchestratorState } from './action
 import { checkDeterminism } from './determinism';
 import type { Endings } from './endings';
 import type { EngineCore } from './engineCore';
-import { batchRunsOrchestrator, sortBatch,type SortedBatch } from './episodeBatch';
+import { batchRunsOrchestrator, sortBatch, type SortedBatch } from './episodeBatch';
 import { errorDetails, jsonText } from './failureDetails';
 import { events, type FailureDetails, type HistoryEvent } from './history';
 import { invokeOrchestrator } from './orchestratorInvocation';

@@ -1,5 +1,5 @@
 /**
- * The ActiveCampaign sandbox: an HTTP server implementing shared/activecampaign-api.md, quirks included,
+ * The ActiveCampaign sandbox: an HTTP server implementing what docs/activecampaign.md describes, quirks included,
  * with a time scale, seeded fault injection and an inspection API under `/__sandbox/`.
  *
  * Choices where the doc leaves room (each UNCONFIRMED upstream):

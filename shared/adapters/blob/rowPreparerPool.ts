@@ -7,9 +7,9 @@
  * contact's JSON); the stateful rest (dedupe, diff, packing, uploads) stays on the calling thread. The
  * previous snapshot's lookup tables are in shared memory, so workers search them without a copy. Small
  * inputs never start a thread: the first chunk waits until a second one shows that threads are worth
- * starting (both then go to threads), or until it is needed (then it is prepared inline). Preparing it
- * inline while the threads start cost more than it saved: the calling thread then optimised the tokenizer
- * and the row preparer too, 0.1–0.25 s of CPU per run (bench/results/pipeline.md, round 8).
+ * starting (both then go to threads), or until it is needed (then it is prepared inline). It is not
+ * prepared inline while the threads start: the calling thread would then optimise the tokenizer and the row
+ * preparer too, which costs more CPU than it saves (bench/results/pipeline.md, "Figures behind the code").
  *
  * Each worker has a few sets of shared buffers (`SharedBuffers`) that its chunks travel in and its batches
  * are written to, reused chunk after chunk once the caller `recycle`s a batch: no new arrays per chunk on

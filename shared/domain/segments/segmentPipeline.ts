@@ -204,8 +204,8 @@ export class SegmentPipeline {
         continue;
       }
       // Hash halves as the int32s they are stored as (the callees store and compare them as 32-bit words):
-      // made unsigned here, a half above 2³¹ was a heap number passed to every call, ~35 MB of garbage on
-      // this thread per million rows.
+      // made unsigned, a half above 2³¹ would be a heap number passed to every call: garbage on this
+      // thread for every such row.
       const hi = rowEmailHi(ints, r);
       const lo = rowEmailLo(ints, r);
       const at = rowPrevious(ints, r);
