@@ -25,7 +25,7 @@ import { type ChunkJob, prepareChunk } from '../../domain/segments/prepareChunk'
 import { shiftRowLines } from '../../domain/segments/preparedRowLayout';
 import { type BatchBuffers, type RowBatch, rowBatch, RowBatchWriter } from '../../domain/segments/rowBatch';
 import { RowPreparer, type RowPreparerOptions } from '../../domain/segments/rowPreparer';
-import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshot';
+import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshotLookup';
 import { ensureError } from '../../errors';
 
 /** What each worker is started with (structured-cloned; the lookup tables are shared memory). */

@@ -18,7 +18,7 @@ import type { RowBatch, RowNote } from './rowBatch';
 import { RowBatchWriter } from './rowBatch';
 import { COLLISION_DETAIL, RowPreparer } from './rowPreparer';
 import type { Snapshot } from './snapshot';
-import { grownTo, SnapshotBuilder } from './snapshot';
+import { grownTo, SnapshotBuilder } from './snapshotBuilder';
 
 // Module-level copies of the layout's constant and accessors for the hot loops: see hash64.ts.
 const {
