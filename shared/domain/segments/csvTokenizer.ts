@@ -103,6 +103,11 @@ export class CsvTokenizer {
     );
   }
 
+  /**
+   * The state machine itself, one piece (~100 lines) on purpose: every character of every file passes through
+   * this loop, and its state (position, line, field start, quoted or not) lives in locals the optimiser
+   * keeps in registers; split into calls, that state would travel through fields or arguments per character.
+   */
   private parse(s: string, final: boolean, onRecord: CsvRecordSink): void {
     const length = s.length;
     const { delimiter, delimiterFirst, quoting, quoteAnywhere } = this;
