@@ -113,6 +113,54 @@ async function loadDurableBackend(): Promise<StartDurableBackend> {
   return mod.startDurableBackend as StartDurableBackend;
 }
 
+/** Starts the Durable backend on the host's storage and mounts its webhooks on the host's HTTP server. */
+async function startDurable(
+  host: LocalFunctionHost,
+  options: StartHostOptions,
+  server: RunningHttpServer,
+): Promise<DurableBackend> {
+  const start = options.startDurableBackend ?? (await loadDurableBackend());
+  const storageConnectionString = resolveStorageConnection('AzureWebJobsStorage', 'Durable Functions');
+  const durableTask = (host.hostJson.extensions as { durableTask?: { hubName?: unknown } } | undefined)
+    ?.durableTask;
+  const taskHubName = typeof durableTask?.hubName === 'string' ? durableTask.hubName : 'TestHubName';
+  const backend = await start({
+    host,
+    storageConnectionString,
+    taskHubName,
+    hostJson: host.hostJson,
+    baseUrl: server.url,
+  });
+  // Status/event/terminate URLs of createCheckStatusResponse point at the host's own origin.
+  if (backend.webhookPath && backend.handleWebhook) {
+    server.mount(backend.webhookPath, (req, res) => backend.handleWebhook!(req, res));
+  }
+  host.logger({
+    level: 'information',
+    category: 'host',
+    message: `Durable backend ready (task hub ${taskHubName}).`,
+  });
+  return backend;
+}
+
+/** Says once that function/admin keys are not enforced, when an HTTP function asks for them. */
+function noteUnenforcedKeys(host: LocalFunctionHost): void {
+  if (
+    host
+      .functions()
+      .some(
+        (fn) =>
+          fn.trigger.type === 'httpTrigger' && ['function', 'admin'].includes(String(fn.trigger.authLevel)),
+      )
+  ) {
+    host.logger({
+      level: 'information',
+      category: 'host',
+      message: 'authLevel function/admin keys are not enforced by the local host (as with Core Tools).',
+    });
+  }
+}
+
 /** Starts the local host for the app in `options.appDir`. */
 export async function startHost(options: StartHostOptions): Promise<RunningHost> {
   const host = await createFunctionHost({ appDir: options.appDir, env: options.env, logger: options.logger });
@@ -166,46 +214,10 @@ export async function startHost(options: StartHostOptions): Promise<RunningHost>
       },
     });
 
-    if (host.usesDurable()) {
-      const start = options.startDurableBackend ?? (await loadDurableBackend());
-      const storageConnectionString = resolveStorageConnection('AzureWebJobsStorage', 'Durable Functions');
-      const durableTask = (host.hostJson.extensions as { durableTask?: { hubName?: unknown } } | undefined)
-        ?.durableTask;
-      const taskHubName = typeof durableTask?.hubName === 'string' ? durableTask.hubName : 'TestHubName';
-      const backend = await start({
-        host,
-        storageConnectionString,
-        taskHubName,
-        hostJson: host.hostJson,
-        baseUrl: server.url,
-      });
-      durable = backend;
-      // Status/event/terminate URLs of createCheckStatusResponse point at the host's own origin.
-      if (backend.webhookPath && backend.handleWebhook) {
-        server.mount(backend.webhookPath, (req, res) => backend.handleWebhook!(req, res));
-      }
-      host.logger({
-        level: 'information',
-        category: 'host',
-        message: `Durable backend ready (task hub ${taskHubName}).`,
-      });
-    }
+    if (host.usesDurable()) durable = await startDurable(host, options, server);
     checkInputs(host);
 
-    if (
-      host
-        .functions()
-        .some(
-          (fn) =>
-            fn.trigger.type === 'httpTrigger' && ['function', 'admin'].includes(String(fn.trigger.authLevel)),
-        )
-    ) {
-      host.logger({
-        level: 'information',
-        category: 'host',
-        message: 'authLevel function/admin keys are not enforced by the local host (as with Core Tools).',
-      });
-    }
+    noteUnenforcedKeys(host);
     ready = true;
     timers.start();
     blobs.start();

@@ -1,6 +1,6 @@
 /**
  * One sandbox ActiveCampaign account: its contacts, list memberships and import batches, and the rules
- * bulk import applies to each contact (shared/activecampaign-api.md, "Per-contact failures").
+ * bulk import applies to each contact (docs/activecampaign.md, "Import outcome").
  * Pure state + logic; the HTTP layer (server.ts) decides when things happen.
  */
 import { randomUUID } from 'node:crypto';
@@ -68,7 +68,7 @@ export interface AccountOptions {
   bouncedEmails?: string[];
 }
 
-// ActiveCampaign's documented email rule (see shared/activecampaign-api.md); written independently of the
+// ActiveCampaign's documented email rule (see docs/activecampaign.md, "The email rule"); written independently of the
 // client's copy on purpose, so a bug in one is caught by the other.
 const EMAIL_RULE = /^[^"(),:;<>@[\\\]\s]+@[^"(),:;<>@[\\\]\s]*\.[A-Za-z]{2,}$/;
 

@@ -1,6 +1,6 @@
 /**
  * Deterministic segment fixtures: seeded rows with realistic (and Unicode) names and a configurable share of
- * invalid, duplicate and missing emails, written to Azurite in either layout (design §5), plain or gzipped,
+ * invalid, duplicate and missing emails, written to Azurite in either layout (README, "Segment input"), plain or gzipped,
  * streamed so a 1,000,000-row file never sits in memory. Plain functions; used by tests and bench/.
  */
 import { PassThrough, Readable } from 'node:stream';

@@ -100,6 +100,92 @@ function sendText(
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text);
 }
 
+/** `POST /admin/functions/{name}`: fires a timer or blob function now, as the real host's admin API does. */
+async function fireThroughAdmin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  name: string,
+  options: HttpServerOptions,
+): Promise<void> {
+  if (method !== 'POST') {
+    sendText(res, 405, '', { allow: 'POST' });
+    return;
+  }
+  const fn = options.host.getFunction(name);
+  if (!fn || fn.trigger.type === 'httpTrigger') {
+    sendText(res, 404, '');
+    return;
+  }
+  const text = (await readBody(req)).toString('utf8');
+  let input: unknown;
+  try {
+    input = text.trim() === '' ? undefined : (JSON.parse(text) as { input?: unknown }).input;
+  } catch {
+    sendText(res, 400, 'The body must be JSON like {"input": "..."}.');
+    return;
+  }
+  await options.fireFunction(fn.name, input);
+  res.writeHead(202).end();
+}
+
+/**
+ * The HTTP function a request goes to (routes in precedence order, under the route prefix), or the status
+ * the real host answers instead: 404 when no route matches, 405 with `Allow` when only the method differs.
+ */
+function chooseRoute(
+  routes: HttpRoute[],
+  prefix: string,
+  pathname: string,
+  method: string,
+): { route: HttpRoute; params: Record<string, string> } | { status: number; allow?: string } {
+  let routePath: string;
+  if (prefix === '') {
+    routePath = pathname;
+  } else {
+    const lower = pathname.toLowerCase();
+    const lowerPrefix = `/${prefix.toLowerCase()}`;
+    if (lower !== lowerPrefix && !lower.startsWith(`${lowerPrefix}/`)) return { status: 404 };
+    routePath = pathname.slice(lowerPrefix.length);
+  }
+  const matching: Array<{ route: HttpRoute; params: Record<string, string> }> = [];
+  for (const route of routes) {
+    const params = route.matcher.match(routePath);
+    if (params) matching.push({ route, params });
+  }
+  if (matching.length === 0) return { status: 404 };
+  const chosen = matching.find(({ route }) => !route.methods || route.methods.includes(method));
+  if (!chosen) {
+    const allow = [...new Set(matching.flatMap(({ route }) => route.methods ?? []))].join(', ');
+    return { status: 405, allow };
+  }
+  return chosen;
+}
+
+/** Listens on 127.0.0.1 (port 0: a free one) and returns the server's URL. */
+async function listenOnLoopback(server: Server, port: number): Promise<string> {
+  server.listen(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Logs each HTTP function's methods and URL, as `func start` does. */
+function logRoutes(
+  routes: HttpRoute[],
+  prefix: string,
+  url: string,
+  log: (level: 'information', message: string) => void,
+): void {
+  for (const route of routes) {
+    const methods = route.methods?.join(',') ?? 'ALL';
+    const path = [prefix, route.matcher.template.replace(/^\/+/, '')].filter((p) => p !== '').join('/');
+    log('information', `${route.fn.name}: [${methods}] ${url}/${path}`);
+  }
+}
+
 /** Starts the HTTP listener on 127.0.0.1. */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { host } = options;
@@ -133,58 +219,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     }
     const admin = /^\/admin\/functions\/([^/]+)\/?$/i.exec(pathname);
     if (admin) {
-      if (method !== 'POST') {
-        sendText(res, 405, '', { allow: 'POST' });
-        return;
-      }
-      const name = decodeURIComponent(admin[1]!);
-      const fn = host.getFunction(name);
-      if (!fn || fn.trigger.type === 'httpTrigger') {
-        sendText(res, 404, '');
-        return;
-      }
-      const text = (await readBody(req)).toString('utf8');
-      let input: unknown;
-      try {
-        input = text.trim() === '' ? undefined : (JSON.parse(text) as { input?: unknown }).input;
-      } catch {
-        sendText(res, 400, 'The body must be JSON like {"input": "..."}.');
-        return;
-      }
-      await options.fireFunction(fn.name, input);
-      res.writeHead(202).end();
+      await fireThroughAdmin(req, res, method, decodeURIComponent(admin[1]!), options);
       return;
     }
-
-    let routePath: string;
-    if (prefix === '') {
-      routePath = pathname;
-    } else {
-      const lower = pathname.toLowerCase();
-      const lowerPrefix = `/${prefix.toLowerCase()}`;
-      if (lower !== lowerPrefix && !lower.startsWith(`${lowerPrefix}/`)) {
-        sendText(res, 404, '');
-        return;
-      }
-      routePath = pathname.slice(lowerPrefix.length);
-    }
-
-    const matching: Array<{ route: HttpRoute; params: Record<string, string> }> = [];
-    for (const route of routes) {
-      const params = route.matcher.match(routePath);
-      if (params) matching.push({ route, params });
-    }
-    if (matching.length === 0) {
-      sendText(res, 404, '');
+    const chosen = chooseRoute(routes, prefix, pathname, method);
+    if ('status' in chosen) {
+      sendText(res, chosen.status, '', chosen.allow === undefined ? {} : { allow: chosen.allow });
       return;
     }
-    const chosen = matching.find(({ route }) => !route.methods || route.methods.includes(method));
-    if (!chosen) {
-      const allow = [...new Set(matching.flatMap(({ route }) => route.methods ?? []))].join(', ');
-      sendText(res, 405, '', { allow });
-      return;
-    }
-
     const body = await readBody(req);
     const request = toRpcHttpRequest(req, body, chosen.params, `127.0.0.1`);
     let response;
@@ -212,18 +254,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       else res.destroy();
     });
   });
-  server.listen(options.port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
-  for (const route of routes) {
-    const methods = route.methods?.join(',') ?? 'ALL';
-    const path = [prefix, route.matcher.template.replace(/^\/+/, '')].filter((p) => p !== '').join('/');
-    log('information', `${route.fn.name}: [${methods}] ${url}/${path}`);
-  }
+  const url = await listenOnLoopback(server, options.port);
+  logRoutes(routes, prefix, url, log);
   return {
     server,
     url,

@@ -1,5 +1,5 @@
 /**
- * Finds the newest snapshot of each segment in the segment container, in either layout (design §5):
+ * Finds the newest snapshot of each segment in the segment container, in either layout (docs/architecture.md, README "Segment input"):
  * - Customer Insights: CustomerInsights_<instance>/<ExportName>/<Segment>/<yyyy>/<MM>/<dd>/<HHmm>/<Segment>_<n>.csv
  *   with model.json at the <ExportName> level (columns and each partition's CSV format). When model.json
  *   lists partitions for the segment, the snapshot is the newest folder it lists and every listed partition

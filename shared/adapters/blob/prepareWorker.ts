@@ -5,13 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
-import {
-  type BatchBuffers,
-  prepareChunk,
-  RowBatchWriter,
-  RowPreparer,
-} from '../../domain/segments/rowPreparer';
-import { SnapshotLookup } from '../../domain/segments/snapshot';
+import { prepareChunk } from '../../domain/segments/prepareChunk';
+import { type BatchBuffers, RowBatchWriter } from '../../domain/segments/rowBatch';
+import { RowPreparer } from '../../domain/segments/rowPreparer';
+import { SnapshotLookup } from '../../domain/segments/snapshotLookup';
 import { ensureError } from '../../errors';
 import type { SharedBuffers, WorkerData, WorkerJob, WorkerReply } from './rowPreparerPool';
 

@@ -13,8 +13,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { CsvFormat, TextEncodingName } from '../../domain/segments/cdmModel';
 import * as csvTokenizer from '../../domain/segments/csvTokenizer';
 import { type CsvRecordSink, CsvTokenizer } from '../../domain/segments/csvTokenizer';
+import { decodeOrFail, decodeWhole } from '../../domain/segments/decodeText';
 import { canScan, FirstRecordScanner, RecordBoundaryScanner } from '../../domain/segments/recordBoundaries';
-import { decodeOrFail, decodeWhole } from '../../domain/segments/rowPreparer';
 import { InputFileError } from '../../errors';
 
 // Module-level copies of imported constants for the hot loops: see hash64.ts.
@@ -71,9 +71,8 @@ const BINARY_SIGNATURES: { name: string; bytes: number[] }[] = [
 const MAX_UNTERMINATED_BYTES = 4 * 1024 * 1024;
 /**
  * Default bytes per chunk. 256 KiB keeps a chunk's working set (raw bytes, decoded text, JSON, row records)
- * near one core's 1 MB L2 cache and the bytes in flight small: against 1 MiB chunks, a million-row Prepare
- * measured ~70 MB lower peak RSS and the same CPU time (within this machine's noise), for ~250 thread
- * messages instead of ~60.
+ * near one core's 1 MB L2 cache and the bytes in flight small: lower peak memory than larger chunks for the
+ * same CPU time, at the price of more (cheap) thread messages (bench/results/pipeline.md).
  */
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
 
@@ -334,8 +333,8 @@ async function* decompressed(
     yield* all();
     return;
   }
-  // 256 KiB output chunks, not zlib's 16 KB: gunzipping a million-row file (62 MB) then costs ~0.15 s of CPU
-  // instead of ~0.4-0.5 s, most of it the stream's per-chunk work.
+  // 256 KiB output chunks, not zlib's 16 KB: most of gunzip's CPU is the stream's per-chunk work, so fewer,
+  // larger chunks cost a fraction of it (bench/results/pipeline.md).
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   const feeding = pipeline(Readable.from(all()), gunzip);
   feeding.catch(() => undefined); // surfaced through the iteration below

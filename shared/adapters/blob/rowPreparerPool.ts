@@ -7,9 +7,9 @@
  * contact's JSON); the stateful rest (dedupe, diff, packing, uploads) stays on the calling thread. The
  * previous snapshot's lookup tables are in shared memory, so workers search them without a copy. Small
  * inputs never start a thread: the first chunk waits until a second one shows that threads are worth
- * starting (both then go to threads), or until it is needed (then it is prepared inline). Preparing it
- * inline while the threads start cost more than it saved: the calling thread then optimised the tokenizer
- * and the row preparer too, 0.1–0.25 s of CPU per run (bench/results/pipeline.md, round 8).
+ * starting (both then go to threads), or until it is needed (then it is prepared inline). It is not
+ * prepared inline while the threads start: the calling thread would then optimise the tokenizer and the row
+ * preparer too, which costs more CPU than it saves (bench/results/pipeline.md, "Figures behind the code").
  *
  * Each worker has a few sets of shared buffers (`SharedBuffers`) that its chunks travel in and its batches
  * are written to, reused chunk after chunk once the caller `recycle`s a batch: no new arrays per chunk on
@@ -21,22 +21,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import * as rowPreparer from '../../domain/segments/rowPreparer';
-import {
-  type BatchBuffers,
-  type ChunkJob,
-  prepareChunk,
-  type RowBatch,
-  rowBatch,
-  RowBatchWriter,
-  RowPreparer,
-  type RowPreparerOptions,
-} from '../../domain/segments/rowPreparer';
-import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshot';
+import { type ChunkJob, prepareChunk } from '../../domain/segments/prepareChunk';
+import { shiftRowLines } from '../../domain/segments/preparedRowLayout';
+import { type BatchBuffers, type RowBatch, rowBatch, RowBatchWriter } from '../../domain/segments/rowBatch';
+import { RowPreparer, type RowPreparerOptions } from '../../domain/segments/rowPreparer';
+import type { SnapshotLookup, SnapshotLookupTables } from '../../domain/segments/snapshotLookup';
 import { ensureError } from '../../errors';
-
-// Module-level copies of imported constants for the hot loops: see hash64.ts.
-const { LINE, ROW_INTS } = rowPreparer;
 
 /** What each worker is started with (structured-cloned; the lookup tables are shared memory). */
 export interface WorkerData {
@@ -233,7 +223,7 @@ export class RowPreparerPool {
     const start = slot.line ?? this.nextLine;
     const batch = await slot.result!;
     const { ints } = batch;
-    for (let r = LINE, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) ints[r] = ints[r]! + start - 1;
+    shiftRowLines(ints, batch.rows, start - 1);
     if (batch.error?.line !== undefined) batch.error.line += start - 1;
     this.nextLine = start + batch.lineBreaks;
     return { job: slot.job, batch };

@@ -3,9 +3,8 @@
  *
  * A slice blob is the packer's JSON (`{"version":1,"slice":n,"requests":[{"contactCount","bytes","body"}…]}`,
  * domain/segments/requestPacker.ts) stored Brotli-compressed (`Content-Encoding: br`, name `….json.br`).
- * Why compressed: a first run of a million contacts stages ~170 MB of JSON, and storing bytes is not free —
- * Azurite spent ~1.4 s more CPU on a first run's slices uncompressed than compressed, beside a bare parse
- * of 1.4–2.5 s (bench/results/pipeline.md). Brotli at quality 1 shrinks the contact JSON ~10× on the bench
+ * Why compressed: a first run of a million contacts stages ~170 MB of JSON, and storing bytes is not free:
+ * uncompressed, Azurite spends seconds of CPU on a first run's slices (bench/results/pipeline.md). Brotli at quality 1 shrinks the contact JSON ~10× on the bench
  * data (keys repeat in every contact; real names and emails vary more) at ~340 MB/s on libuv's thread pool,
  * off the thread that accepts rows: 1.7× the speed of gzip level 1 for the same ratio. Push reads one slice
  * per activity at ActiveCampaign's pace: inflating (~290 MB/s) costs it nothing noticeable.
@@ -59,8 +58,8 @@ export async function writeSlice(
   slice: PackedSlice,
 ): Promise<void> {
   const body = await compress(slice.bytes, {
-    // One output chunk per slice: with zlib's default 16 KB chunks, the callbacks on the thread that accepts
-    // rows cost ~0.5 s per million contacts.
+    // One output chunk per slice: zlib's default 16 KB chunks would mean a callback per 16 KB on the thread
+    // that accepts rows.
     chunkSize: 1024 * 1024,
     params: {
       [constants.BROTLI_PARAM_QUALITY]: 1,

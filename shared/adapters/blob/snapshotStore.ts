@@ -131,9 +131,8 @@ async function snapshotBlobBytes(snapshot: Snapshot): Promise<Buffer> {
   const emailBytes = raw.length - split;
   const members = Math.min(EMAIL_MEMBERS, Math.max(1, Math.ceil(emailBytes / EMAIL_SPLIT_BYTES)));
   const per = Math.ceil(emailBytes / members);
-  // Large output chunks (the stored tables in one, the emails, ~5× smaller deflated, in 1 MiB ones): with
-  // zlib's default 16 KB, a million contacts' snapshot took ~1,400 callbacks on this thread, and compressing
-  // it about twice as long (~0.2 s against ~0.09 s).
+  // Large output chunks (the stored tables in one, the emails, ~5× smaller deflated, in 1 MiB ones): zlib's
+  // default 16 KB means a callback on this thread per 16 KB, which is most of the cost of compressing.
   const parts = [gzipAsync(raw.subarray(0, split), { level: 0, chunkSize: split + MEMBER_OVERHEAD })];
   for (let from = split; from < raw.length; from += per) {
     const member = raw.subarray(from, Math.min(raw.length, from + per));

@@ -1,11 +1,11 @@
 /**
  * Normalising and validating one contact, and its ActiveCampaign bulk-import shape.
  *
- * Email rules are ActiveCampaign's own (activecampaign-api.md, "Per-contact failures", from
+ * Email rules are ActiveCampaign's own (docs/activecampaign.md, "The email rule", from
  * developers.activecampaign.com/reference/bulk-import-contacts): at least one character before `@`, none of
  * `" ( ) , : ; < > @ [ \ ]` besides the single `@`, and a domain with a `.` followed by at least two
  * letters. We read the last rule strictly (the domain ENDS in `.` + ≥2 ASCII letters; no punycode `xn--` or
- * digits in the last label, since the doc says "build for both readings" and the strict one refuses them)
+ * digits in the last label, since the rule is ambiguous, the exporter builds for both readings and the strict one refuses them)
  * and also refuse whitespace, control characters and empty domain labels, so a batch is never rejected for
  * format: one bad address would reject the whole request (400, nothing queued).
  *

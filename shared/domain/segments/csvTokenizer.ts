@@ -1,10 +1,19 @@
 /**
  * A streaming CSV tokenizer that knows the physical line on which every record starts.
  *
- * Why not csv-parse: its line counter drifts on mixed line endings (`\r\n` counted twice once `\r` and `\n`
- * are both allowed) and after a skipped malformed record it cannot resynchronise, while the rejected-rows
- * file promises "the physical line where the record starts; quoted newlines count". This tokenizer is a
- * small state machine over decoded text, fed chunk by chunk; memory is bounded by the longest record.
+ * Why this and not csv-parse (which the project keeps only as the benchmark's reference):
+ * - speed: the pipeline benchmark downloads and parses the same 1,000,000-row file both ways side by side
+ *   (`bench/pipeline.ts`, rows "bare parse" and "download + csv-parse"); csv-parse takes several times as
+ *   long (bench/results/pipeline.md), more than the whole of Prepare;
+ * - line numbers: its line counter drifts on mixed line endings (`\r\n` counted twice once `\r` and `\n`
+ *   are both allowed) and after a skipped malformed record it cannot resynchronise, while the rejected-rows
+ *   file promises "the physical line where the record starts; quoted newlines count" (pinned by this
+ *   tokenizer's tests);
+ * - chunking for worker threads: recordBoundaries.ts finds record ends in raw bytes by exactly these rules,
+ *   so chunks of a file parse independently to the same records and lines as one pass;
+ * - streaming: a small state machine over decoded text, fed chunk by chunk; memory is bounded by the
+ *   longest record.
+ * docs/architecture.md says the same for newcomers.
  *
  * Quote handling follows the CDM `CsvFormatSettings` vocabulary (Power Query `Csv.Document` semantics):
  * - `afterDelimiter` (CsvStyle.QuoteAfterDelimiter): a quote opens a quoted section only at the start of a
@@ -94,6 +103,11 @@ export class CsvTokenizer {
     );
   }
 
+  /**
+   * The state machine itself, one piece (~100 lines) on purpose: every character of every file passes through
+   * this loop, and its state (position, line, field start, quoted or not) lives in locals the optimiser
+   * keeps in registers; split into calls, that state would travel through fields or arguments per character.
+   */
   private parse(s: string, final: boolean, onRecord: CsvRecordSink): void {
     const length = s.length;
     const { delimiter, delimiterFirst, quoting, quoteAnywhere } = this;

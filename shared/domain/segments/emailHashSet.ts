@@ -21,8 +21,7 @@ export class HashIndex {
   /**
    * A key's home slot is the top bits of its mixed hash (`>>> shift`), not the low ones: then doubling the
    * table sends slot i's keys to slots 2i and 2i+1 (growing 2ᵏ-fold: 2ᵏi to 2ᵏi+2ᵏ−1), so `grow` reinserts
-   * them in address order (sequential memory, not a cache miss per key — growing to a million keys cost
-   * ~0.4 s the other way).
+   * them in address order (sequential memory, not a cache miss per key).
    */
   private shift: number;
   private count = 0;

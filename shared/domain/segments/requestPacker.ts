@@ -1,16 +1,16 @@
 /**
  * Packs serialised bulk-import contacts into request bodies and request bodies into slices.
  *
- * ActiveCampaign's limits (activecampaign-api.md, "Bulk import"; developers.activecampaign.com/reference/
+ * ActiveCampaign's limits (docs/activecampaign.md, "Bulk import"; developers.activecampaign.com/reference/
  * bulk-import-contacts): at most 250 contacts per request, and the body under 400,000 bytes. The byte count
  * is exact: the body is assembled from the very strings we measure, so `JSON.stringify(JSON.parse(body))`
  * (what the pusher sends) has the same bytes.
  */
 import { JsonBuffer } from './jsonBuffer';
 
-/** Bulk import accepts at most 250 contacts per request (activecampaign-api.md, "Bulk import"). */
+/** Bulk import accepts at most 250 contacts per request (docs/activecampaign.md, "Bulk import"). */
 export const MAX_CONTACTS_PER_BULK_IMPORT = 250;
-/** …and a body under 400,000 bytes, i.e. 399,999 or less (activecampaign-api.md, "Bulk import"). */
+/** …and a body under 400,000 bytes, i.e. 399,999 or less (docs/activecampaign.md, "Bulk import"). */
 export const MAX_BULK_IMPORT_BYTES = 399_999;
 
 /** Limits for packing; defaults are ActiveCampaign's. */
@@ -21,10 +21,10 @@ export interface PackingLimits {
   maxBodyBytes: number;
   /**
    * Requests per staged slice: one Push activity submits one slice. Larger slices mean fewer blobs to write
-   * and read, and a storage request costs far more than its bytes (Azurite spent 4–9 ms of CPU per slice
-   * upload, our side ~3 ms more; bench/results/pipeline.md): 50 per slice staged a million contacts in 78
-   * blobs instead of 242 at 16, and Azurite's CPU for the whole first run fell from 2.5 s to 1.5 s. 50
-   * sequential requests under the 100/min bulk budget (design.md) are ~30 s of work per Push activity.
+   * and read, and a storage request costs far more than its bytes (Azurite spends milliseconds of CPU per
+   * slice upload; bench/results/pipeline.md): at 50 per slice a million contacts are staged in 78 blobs. 50
+   * sequential requests under the 100/min bulk budget (docs/activecampaign.md) are ~30 s of work per Push
+   * activity.
    */
   requestsPerSlice: number;
   /** Sent as `exclude_automations` (true makes imports faster, per ActiveCampaign). */

@@ -6,26 +6,32 @@
  * packing, the target snapshot). Because nothing here depends on other rows, chunks of a file can be
  * prepared on several threads at once (shared/adapters/blob/rowPreparerPool.ts) with the same result as
  * preparing them one after another.
+ *
+ * Its parts live beside it: the row layout (preparedRowLayout.ts), the batch and its writer (rowBatch.ts),
+ * the plain path's one-scan value check (plainValue.ts), preparing a whole chunk (prepareChunk.ts) and
+ * decoding (decodeText.ts). Every name they export is also exported here, where it was first defined.
  */
-import { TextDecoder } from 'node:util';
-
-import { InputFileError } from '../../errors';
-import type { CsvFormat } from './cdmModel';
 import * as contact from './contact';
 import { emailProblem, normaliseEmail, normaliseName, normaliseText, plainEmail } from './contact';
-import { type CsvDialect, type CsvRecordSink, CsvTokenizer } from './csvTokenizer';
+import type { CsvRecordSink } from './csvTokenizer';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
-import * as hashing from './hash64';
 import { type Hash64, hash64, Hasher64 } from './hash64';
 import * as jsonBuffer from './jsonBuffer';
-import { BulkContactEncoder, JsonBuffer } from './jsonBuffer';
-import { nfcStable } from './nfc';
+import { BulkContactEncoder } from './jsonBuffer';
+import { isAscii, PLAIN_TAG, plainValue, put } from './plainValue';
+import { writeContactRow, writeRejectedRow } from './preparedRowLayout';
 import type { RejectReason } from './rejectedRows';
 import { largestContactBytes, type PackingLimits } from './requestPacker';
+import type { RowBatchWriter } from './rowBatch';
+import { tagsOf, tooLongDetail } from './rowFields';
+
+export { decodeOrFail, decodeWhole } from './decodeText';
+export { type ChunkJob, prepareChunk } from './prepareChunk';
+export * from './preparedRowLayout';
+export { type BatchBuffers, type RowBatch, rowBatch, RowBatchWriter, type RowNote } from './rowBatch';
 
 // Module-level copies of imported constants for the hot loops: see hash64.ts.
 const { MAX_FIELD_LENGTH } = contact;
-const { MUL1, MUL2, SEPARATOR } = hashing;
 const {
   CLOSE_ARRAY,
   CLOSE_FIELDS,
@@ -39,272 +45,15 @@ const {
   TAGS_KEY,
 } = jsonBuffer;
 
-/** Int32 slots per row in `RowBatch.ints`. */
-const ROW_INTS = 12;
-// Slot offsets within a row.
-/** `ROW_CONTACT` or `ROW_REJECTED`, plus flags. */
-const KIND = 0;
-/** Physical line where the record starts. */
-const LINE = 1;
-const EMAIL_HI = 2;
-const EMAIL_LO = 3;
-const CONTENT_HI = 4;
-const CONTENT_LO = 5;
-/** Index in the previous snapshot, or -1. */
-const PREVIOUS = 6;
-/** `bytes[START, EMAIL_END)`: the normalised email, UTF-8, for an email the previous snapshot lacks. */
-const START = 7;
-const EMAIL_END = 8;
-/** `bytes[EMAIL_END, RAW_END)`: the email as found, when it differs from the normalised one. */
-const RAW_END = 9;
-/**
- * `json[JSON_START, JSON_END)`: the contact's bulk-import JSON when it is to be sent (else empty). A comma
- * follows each, so the JSON of consecutive contacts is one comma-separated run for the packer to copy.
- */
-const JSON_START = 10;
-const JSON_END = 11;
-/** A valid contact (`KIND` may carry `ROW_UNCHANGED`). */
-const ROW_CONTACT = 0;
-/** A rejected row: its reason is the batch's next note. */
-const ROW_REJECTED = 1;
-/** Flag: the previous snapshot holds this email with the same content. */
-const ROW_UNCHANGED = 2;
-// Local constants, exported here: see hash64.ts for why hot loops must not read `export const`s.
-export {
-  CONTENT_HI,
-  CONTENT_LO,
-  EMAIL_END,
-  EMAIL_HI,
-  EMAIL_LO,
-  JSON_END,
-  JSON_START,
-  KIND,
-  LINE,
-  PREVIOUS,
-  RAW_END,
-  ROW_CONTACT,
-  ROW_INTS,
-  ROW_REJECTED,
-  ROW_UNCHANGED,
-  START,
-};
-
-/** Why a row was rejected, and the email hashes it holds (see `SegmentPipeline`'s `held`). */
-export interface RowNote {
-  reason: RejectReason;
-  detail: string;
-  /** The email cell as found. */
-  rawEmail: string;
-  /** Email hashes (hi, lo pairs) that stay in the segment though the row is rejected (undefined: none). */
-  held: number[] | undefined;
-}
-
-/**
- * Prepared rows of one chunk: `rows` × `ROW_INTS` ints, their bytes, one note per rejected row. Lines are
- * counted from 1 at the chunk's first byte (`SegmentPipeline` is handed them relative to the file).
- */
-export interface RowBatch {
-  rows: number;
-  /** Contacts' JSON, each followed by a comma. */
-  json: Uint8Array;
-  /** Line breaks in the chunk (the next chunk starts that many lines further). */
-  lineBreaks: number;
-  ints: Int32Array;
-  bytes: Uint8Array;
-  notes: RowNote[];
-  /** The chunk's file is bad at this (chunk) line: the rows above come before the error. */
-  error: { line: number | undefined; detail: string } | undefined;
-}
-
-/**
- * Reusable memory a batch is copied into instead of new arrays: shared with the thread that accepts the
- * batch, so a million-row Prepare does not allocate (and collect) ~250 MB of batch arrays on two threads.
- * A buffer too small for a batch is replaced in this object by a larger one (the owner keeps the object).
- */
-export interface BatchBuffers {
-  ints: SharedArrayBuffer;
-  bytes: SharedArrayBuffer;
-  json: SharedArrayBuffer;
-}
-
-/** Collects prepared rows. */
-export class RowBatchWriter {
-  ints = new Int32Array(ROW_INTS * 1024);
-  readonly out = new JsonBuffer(64 * 1024);
-  readonly json = new JsonBuffer(256 * 1024);
-  notes: RowNote[] = [];
-  rows = 0;
-
-  /** Starts a row; returns its first int slot. */
-  row(): number {
-    const at = this.rows * ROW_INTS;
-    if (at + ROW_INTS > this.ints.length) {
-      const grown = new Int32Array(this.ints.length * 2);
-      grown.set(this.ints);
-      this.ints = grown;
-    }
-    this.rows++;
-    return at;
-  }
-
-  /**
-   * The rows so far, as a batch of their own (copies: the writer can be reused), in new arrays or, given
-   * `into`, in views of its buffers (grown there when too small).
-   */
-  take(lineBreaks = 0, into?: BatchBuffers): RowBatch {
-    const ints = this.ints.subarray(0, this.rows * ROW_INTS);
-    const bytes = this.out.bytes.subarray(0, this.out.pos);
-    const json = this.json.bytes.subarray(0, this.json.pos);
-    const batch = rowBatch(
-      this.rows,
-      lineBreaks,
-      into ? new Int32Array(copyInto(into, 'ints', ints), 0, ints.length) : ints.slice(),
-      into ? new Uint8Array(copyInto(into, 'bytes', bytes), 0, bytes.length) : bytes.slice(),
-      into ? new Uint8Array(copyInto(into, 'json', json), 0, json.length) : json.slice(),
-      this.notes,
-      undefined,
-    );
-    this.rows = 0;
-    this.out.pos = 0;
-    this.json.pos = 0;
-    this.notes = [];
-    return batch;
-  }
-}
-
-/**
- * A batch object, always with the same properties in the same order (`error` too, undefined when none), so
- * the thread that accepts batches sees one object shape whether a batch was prepared inline, copied or in
- * shared memory (a second shape deoptimised `SegmentPipeline.acceptBatch`, the hottest loop there).
- */
-export function rowBatch(
-  rows: number,
-  lineBreaks: number,
-  ints: Int32Array,
-  bytes: Uint8Array,
-  json: Uint8Array,
-  notes: RowNote[],
-  error: RowBatch['error'],
-): RowBatch {
-  return { rows, lineBreaks, ints, bytes, json, notes, error };
-}
-
-/** Copies `data` to the start of `into[key]`, first replacing that buffer when it is too small. */
-function copyInto(
-  into: BatchBuffers,
-  key: keyof BatchBuffers,
-  data: Int32Array | Uint8Array,
-): SharedArrayBuffer {
-  if (into[key].byteLength < data.byteLength) into[key] = new SharedArrayBuffer(data.byteLength * 2);
-  const buffer = into[key];
-  if (data instanceof Int32Array) new Int32Array(buffer, 0, data.length).set(data);
-  else new Uint8Array(buffer, 0, data.length).set(data);
-  return buffer;
-}
-
 /** Why a row is rejected as `hash_collision` (about once in 10⁸ million-contact runs). */
 const COLLISION_DETAIL =
   'another email of this export has the same 64-bit hash, so the two cannot be told apart; not exported (please report this)';
 export { COLLISION_DETAIL };
 
-/** Fixed tags the plain path writes as they are (`plainValue` without the name rule, at most 255). */
-const PLAIN_TAG = /^(?=.{1,255}$)[!#-[\]-~](?:[ !#-[\]-~]*[!#-[\]-~])?$/;
-
 /** What `Hasher64.update('\u0002')` mixes in between the tags and the custom fields. */
 const TAGS_END = '\u0002';
 
-/**
- * One scan of a "plain" value, which normaliseText / normaliseName leave as it is and JSON.stringify writes
- * without escapes: no control character, `"`, `\\`, NBSP or other Unicode space, no surrogate (emoji are
- * left to the general path too), no space at either end, for a name no two spaces in a row, and NFC already
- * (checked with `normalize` only when a code unit is not `nfcStable`: a combining mark, say).
- * Mixes it into `hasher` as `update` does and, unless empty, writes it at `p` as a JSON string (UTF-8) when
- * given `bytes`. Returns the position after it (`p` when not writing), or -1 when the value is not plain
- * (bytes written then do not count).
- */
-function plainValue(
-  value: string,
-  name: boolean,
-  hasher: Hasher64,
-  bytes: Uint8Array | undefined,
-  p: number,
-): number {
-  const n = value.length;
-  let h1 = hasher.h1;
-  let h2 = hasher.h2;
-  if (n !== 0) {
-    if (value.charCodeAt(0) === 0x20 || value.charCodeAt(n - 1) === 0x20) return -1;
-    if (bytes) bytes[p++] = 0x22;
-    let space = false;
-    let unstable = false;
-    for (let i = 0; i < n; i++) {
-      const c = value.charCodeAt(i);
-      if (c < 0x80) {
-        if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x7f) return -1;
-        if (c === 0x20) {
-          if (space && name) return -1;
-          space = true;
-        } else space = false;
-        if (bytes) bytes[p++] = c;
-      } else if (c < 0x800) {
-        // C1 controls and NBSP (trimmed, collapsed) are left to the general path.
-        if (c <= 0xa0) return -1;
-        if (c >= 0x300 && !nfcStable(c)) unstable = true;
-        space = false;
-        if (bytes) {
-          bytes[p++] = 0xc0 | (c >> 6);
-          bytes[p++] = 0x80 | (c & 0x3f);
-        }
-      } else {
-        if ((c >= 0xd800 && c <= 0xdfff) || isWideSpace(c)) return -1;
-        if (!nfcStable(c)) unstable = true;
-        space = false;
-        if (bytes) {
-          bytes[p++] = 0xe0 | (c >> 12);
-          bytes[p++] = 0x80 | ((c >> 6) & 0x3f);
-          bytes[p++] = 0x80 | (c & 0x3f);
-        }
-      }
-      h1 = Math.imul(h1 ^ c, MUL1);
-      h2 = Math.imul(h2 ^ c, MUL2);
-    }
-    if (unstable && value.normalize('NFC') !== value) return -1;
-    if (bytes) bytes[p++] = 0x22;
-  }
-  hasher.h1 = Math.imul(h1 ^ SEPARATOR, MUL1);
-  hasher.h2 = Math.imul(h2 ^ SEPARATOR, MUL2);
-  return p;
-}
-
-/** The JS whitespace (`\\s`, what `trim` removes) from U+0800 on: Zs, BOM, line and paragraph separators. */
-function isWideSpace(c: number): boolean {
-  return (
-    c === 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 ||
-    c === 0x2029 ||
-    c === 0x202f ||
-    c === 0x205f ||
-    c === 0x3000 ||
-    c === 0xfeff
-  );
-}
-
-/** True when every code unit of `text` is ASCII. */
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
-/** Copies `piece` to `bytes` at `p` (nothing without `bytes`); returns the position after it. */
-function put(bytes: Uint8Array | undefined, p: number, piece: Uint8Array): number {
-  if (!bytes) return p;
-  // `set` beats a loop here even for these short pieces (row preparation alone ~2–3% faster).
-  bytes.set(piece, p);
-  return p + piece.length;
-}
-
-/** Adds a contact's row (see the slot constants). */
+/** Adds a contact's row (preparedRowLayout.ts). */
 function writeRow(
   out: RowBatchWriter,
   unchanged: boolean,
@@ -320,20 +69,24 @@ function writeRow(
   jsonStart: number,
   jsonEnd: number,
 ): void {
+  // The row first: it may grow `out.ints`.
   const r = out.row();
-  const ints = out.ints;
-  ints[r + KIND] = unchanged ? ROW_CONTACT | ROW_UNCHANGED : ROW_CONTACT;
-  ints[r + LINE] = line;
-  ints[r + EMAIL_HI] = hi;
-  ints[r + EMAIL_LO] = lo;
-  ints[r + CONTENT_HI] = chi;
-  ints[r + CONTENT_LO] = clo;
-  ints[r + PREVIOUS] = at;
-  ints[r + START] = start;
-  ints[r + EMAIL_END] = emailEnd;
-  ints[r + RAW_END] = rawEnd;
-  ints[r + JSON_START] = jsonStart;
-  ints[r + JSON_END] = jsonEnd;
+  writeContactRow(
+    out.ints,
+    r,
+    unchanged,
+    line,
+    hi,
+    lo,
+    chi,
+    clo,
+    at,
+    start,
+    emailEnd,
+    rawEnd,
+    jsonStart,
+    jsonEnd,
+  );
 }
 
 /** What a row preparer needs to know (plain data: it is sent to worker threads). */
@@ -461,11 +214,11 @@ export class RowPreparer {
     const firstName = columns.firstName === -1 ? '' : normaliseName(fields[columns.firstName]);
     const lastName = columns.lastName === -1 ? '' : normaliseName(fields[columns.lastName]);
     const phone = columns.phone === -1 ? '' : normaliseText(fields[columns.phone]);
-    const tags = this.tagsOf(fields);
+    const tags = tagsOf(this.options.mapping.tags, columns.tags, fields);
     const fieldColumns = columns.fields;
     const values = this.values;
     for (let i = 0; i < fieldColumns.length; i++) values[i] = normaliseText(fields[fieldColumns[i]!.index]);
-    const tooLong = this.tooLong(firstName, lastName, phone, tags);
+    const tooLong = tooLongDetail(this.options.mapping, firstName, lastName, phone, tags);
     if (tooLong) return this.reject(out, line, rawEmail, 'field_too_long', tooLong, [hi, lo]);
 
     // The content hash covers everything sent, without building the JSON: most rows of an incremental
@@ -520,6 +273,9 @@ export class RowPreparer {
    * nothing, for any other row (and for rows the general path rejects), which `prepare` then prepares the
    * general way; for every row it accepts, the result is the general path's, byte for byte
    * (test/unit/domain/segments/rowPreparer.test.ts compares the two).
+   * One piece (~110 lines) on purpose: it is the hottest loop of Prepare, and its state (the write position
+   * `p`, the hasher, the target bytes, the JSON start) runs through every value in order; split into calls,
+   * that state would have to travel through arguments and results on every value of every row.
    */
   private preparePlain(fields: readonly string[], line: number, out: RowBatchWriter): boolean {
     const columns = this.columns!;
@@ -631,36 +387,6 @@ export class RowPreparer {
     return true;
   }
 
-  private tagsOf(fields: readonly string[]): string[] {
-    const { fixed, separator } = this.options.mapping.tags;
-    const column = this.columns!.tags;
-    if (column === -1) return fixed;
-    const raw = fields[column] ?? '';
-    if (raw.trim() === '') return fixed;
-    const tags = fixed.slice();
-    for (const part of raw.split(separator)) {
-      const tag = normaliseName(part);
-      if (tag !== '' && !tags.includes(tag)) tags.push(tag);
-    }
-    return tags;
-  }
-
-  private tooLong(firstName: string, lastName: string, phone: string, tags: string[]): string | undefined {
-    const { mapping } = this.options;
-    if (firstName.length > MAX_FIELD_LENGTH)
-      return `${mapping.firstName} is longer than ${MAX_FIELD_LENGTH} characters`;
-    if (lastName.length > MAX_FIELD_LENGTH)
-      return `${mapping.lastName} is longer than ${MAX_FIELD_LENGTH} characters`;
-    if (phone.length > MAX_FIELD_LENGTH)
-      return `${mapping.phone} is longer than ${MAX_FIELD_LENGTH} characters`;
-    // A loop, not `tags.find(…)`: no closure per row.
-    for (let i = 0; i < tags.length; i++) {
-      if (tags[i]!.length > MAX_FIELD_LENGTH)
-        return `a tag in ${mapping.tags.column} is longer than ${MAX_FIELD_LENGTH} characters`;
-    }
-    return undefined;
-  }
-
   /** Adds `value`'s email hash to `held` when it normalises to a valid email. */
   private holdIfEmail(value: string, held: number[]): void {
     const email = normaliseEmail(value);
@@ -678,109 +404,8 @@ export class RowPreparer {
     held?: number[],
   ): void {
     const r = out.row();
-    out.ints[r + KIND] = ROW_REJECTED;
-    out.ints[r + LINE] = line;
+    writeRejectedRow(out.ints, r, line);
     // One shape for every note (`held` undefined when none), as for batches.
     out.notes.push({ reason, detail, rawEmail, held: held?.length ? held : undefined });
-  }
-}
-
-/** One chunk of a file: whole records (or the file's unterminated tail), as raw bytes. */
-export interface ChunkJob {
-  file: string;
-  columns: ColumnIndexes;
-  encoding: CsvFormat['encoding'];
-  dialect: CsvDialect;
-  bytes: Uint8Array;
-  /**
-   * True when the chunk ends at a record boundary or the end of the file; false for a run of bytes with no
-   * record end in sight (a record longer than the tokenizer allows, which then fails with its line).
-   */
-  complete: boolean;
-}
-
-/**
- * Decodes `job.bytes` and prepares each record into a batch (lines counted from 1 at the chunk's start).
- * The bytes start at a record boundary and are decoded on their own (`ignoreBOM`: a leading byte-order
- * mark was already taken off the file).
- */
-export function prepareChunk(
-  preparer: RowPreparer,
-  job: ChunkJob,
-  out: RowBatchWriter,
-  /** Where the batch is copied (see `RowBatchWriter.take`). */
-  into?: BatchBuffers,
-): RowBatch {
-  preparer.begin(job.columns);
-  const tokenizer = new CsvTokenizer(job.file, job.dialect);
-  const record = preparer.sinkInto(out);
-  try {
-    tokenizer.push(decodeWhole(job.bytes, job.encoding, job.file, tokenizer, job.complete), record);
-    if (!job.complete) {
-      throw new InputFileError(job.file, 'a record never ends (an unclosed quote, or not a CSV file)', {
-        line: tokenizer.currentLine,
-      });
-    }
-    tokenizer.end(record);
-  } catch (error) {
-    if (!(error instanceof InputFileError)) {
-      // A bug, not a bad file: leave the writer empty for the next chunk.
-      out.take();
-      throw error;
-    }
-    // The bad file travels as data (lines counted from the chunk's start, like the rows'); the rows before
-    // a bad record go with it and are accepted first, as when reading record by record.
-    const batch = out.take(0, into);
-    batch.error = { line: error.line, detail: error.detail };
-    return batch;
-  }
-  return out.take(tokenizer.currentLine - 1, into);
-}
-
-/**
- * Decodes bytes that start at a record boundary on their own (`ignoreBOM`: a file's byte-order mark is
- * taken off before). Always through the streaming path: Node 20's one-shot `decode` of windows-1252 maps
- * 0x80–0x9F to C1 controls (as latin1) instead of the WHATWG table (0x8B → ‹), while the streaming path
- * uses the table; both modes of Prepare must read the same text.
- */
-export function decodeWhole(
-  bytes: Uint8Array,
-  encoding: string,
-  file: string,
-  tokenizer: CsvTokenizer,
-  /** False for an unterminated run of bytes, which may end inside a character: that is not an error. */
-  complete = true,
-): string {
-  const decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true });
-  const text = decodeOrFail(decoder, bytes, encoding, file, tokenizer);
-  if (!complete) return text;
-  // A chunk that ends inside a character fails here, with its line.
-  return text + decodeOrFail(decoder, undefined, encoding, file, tokenizer, text);
-}
-
-/**
- * `decoder.decode(bytes, { stream: true })` (`undefined` flushes the decoder), failing with the file and
- * the line of the first undecodable byte instead of the decoder's bare TypeError.
- */
-export function decodeOrFail(
-  decoder: TextDecoder,
-  bytes: Uint8Array | undefined,
-  encoding: string,
-  file: string,
-  tokenizer: CsvTokenizer,
-  /** Text decoded before `bytes` that the tokenizer has not seen yet (for the line of an error). */
-  before = '',
-): string {
-  try {
-    return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
-  } catch (error) {
-    // Locate the bad bytes: decode leniently and count the lines before the first replacement character.
-    const lenient = bytes ? new TextDecoder(encoding).decode(bytes) : '';
-    const bad = lenient.indexOf('\ufffd');
-    throw new InputFileError(
-      file,
-      `is not valid ${encoding} text (check the file's encoding setting; or it is not a CSV file)`,
-      { line: tokenizer.lineAfter(before + (bad === -1 ? '' : lenient.slice(0, bad))), cause: error },
-    );
   }
 }

@@ -11,32 +11,32 @@ import { LimitExceededError } from '../../errors';
 import { toBulkUnsubscribe } from './contact';
 import { HashIndex } from './emailHashSet';
 import type { ColumnIndexes, ExportMapping } from './exportMapping';
+import * as rowLayout from './preparedRowLayout';
 import type { RejectedRow, RejectReason } from './rejectedRows';
 import { type PackedSlice, type PackingLimits, RequestPacker } from './requestPacker';
-import * as rowPreparer from './rowPreparer';
-import { type RowBatch, RowBatchWriter, type RowNote, RowPreparer } from './rowPreparer';
+import type { RowBatch, RowNote } from './rowBatch';
+import { RowBatchWriter } from './rowBatch';
+import { COLLISION_DETAIL, RowPreparer } from './rowPreparer';
 import type { Snapshot } from './snapshot';
-import { grownTo, SnapshotBuilder } from './snapshot';
+import { grownTo, SnapshotBuilder } from './snapshotBuilder';
 
-// Module-level copies of imported constants for the hot loops: see hash64.ts.
+// Module-level copies of the layout's constant and accessors for the hot loops: see hash64.ts.
 const {
-  COLLISION_DETAIL,
-  CONTENT_HI,
-  CONTENT_LO,
-  EMAIL_END,
-  EMAIL_HI,
-  EMAIL_LO,
-  JSON_END,
-  JSON_START,
-  KIND,
-  LINE,
-  PREVIOUS,
-  RAW_END,
+  isRejectedRow,
+  isUnchangedRow,
   ROW_INTS,
-  ROW_REJECTED,
-  ROW_UNCHANGED,
-  START,
-} = rowPreparer;
+  rowContentHi,
+  rowContentLo,
+  rowEmailEnd,
+  rowEmailHi,
+  rowEmailLo,
+  rowEmailStart,
+  rowJsonEnd,
+  rowJsonStart,
+  rowLine,
+  rowPrevious,
+  rowRawEnd,
+} = rowLayout;
 
 const decoder = new TextDecoder();
 /** The entry recorded for contacts past the profile cap (they are counted, not kept). */
@@ -198,18 +198,17 @@ export class SegmentPipeline {
     let note = 0;
     for (let r = 0, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) {
       this.counts.rows++;
-      const kind = ints[r + KIND]!;
-      const line = ints[r + LINE]!;
-      if (kind === ROW_REJECTED) {
+      const line = rowLine(ints, r);
+      if (isRejectedRow(ints, r)) {
         this.rejectNoted(line, notes[note++]!);
         continue;
       }
       // Hash halves as the int32s they are stored as (the callees store and compare them as 32-bit words):
-      // made unsigned here, a half above 2³¹ was a heap number passed to every call, ~35 MB of garbage on
-      // this thread per million rows.
-      const hi = ints[r + EMAIL_HI]!;
-      const lo = ints[r + EMAIL_LO]!;
-      const at = ints[r + PREVIOUS]!;
+      // made unsigned, a half above 2³¹ would be a heap number passed to every call: garbage on this
+      // thread for every such row.
+      const hi = rowEmailHi(ints, r);
+      const lo = rowEmailLo(ints, r);
+      const at = rowPrevious(ints, r);
       // Past the cap the run will fail: contacts are still counted (for the message) but no longer kept
       // in the target snapshot, and reading stops at twice the cap, so memory stays bounded.
       const pastCap = this.counts.contacts >= this.options.profileCap;
@@ -221,8 +220,8 @@ export class SegmentPipeline {
             ? -1
             : this.entryOfPrevious[at]! - 1;
       if (first !== -1 && at === -1 && first !== PAST_CAP) {
-        const start = ints[r + START]!;
-        if (!this.target.emailEquals(first, bytes, start, ints[r + EMAIL_END]!)) {
+        const start = rowEmailStart(ints, r);
+        if (!this.target.emailEquals(first, bytes, start, rowEmailEnd(ints, r))) {
           // Not a duplicate: another address with the same 64-bit hash.
           this.held.setIfAbsent(hi, lo, 0);
           this.reject(line, this.rawEmailOf(batch, r, at), 'hash_collision', COLLISION_DETAIL);
@@ -240,11 +239,11 @@ export class SegmentPipeline {
       if (pastCap) {
         if (this.counts.contacts >= 2 * this.options.profileCap) throw this.capError(true);
       } else {
-        const chi = ints[r + CONTENT_HI]!;
-        const clo = ints[r + CONTENT_LO]!;
+        const chi = rowContentHi(ints, r);
+        const clo = rowContentLo(ints, r);
         // A known email is not copied: `buildFrom` takes it from the previous snapshot (same hash, same email).
         if (at === -1)
-          this.target.addEncoded(hi, lo, chi, clo, bytes, ints[r + START]!, ints[r + EMAIL_END]!);
+          this.target.addEncoded(hi, lo, chi, clo, bytes, rowEmailStart(ints, r), rowEmailEnd(ints, r));
         else this.target.addKnown(hi, lo, chi, clo);
         this.remember(entry, line, at);
       }
@@ -253,11 +252,11 @@ export class SegmentPipeline {
       else {
         this.entryOfPrevious[at] = entry + 1;
         this.seenPrevious[at >>> 5]! |= 1 << (at & 31);
-        if (kind & ROW_UNCHANGED) this.counts.unchanged++;
+        if (isUnchangedRow(ints, r)) this.counts.unchanged++;
         else this.counts.changed++;
       }
-      const jsonStart = ints[r + JSON_START]!;
-      const jsonEnd = ints[r + JSON_END]!;
+      const jsonStart = rowJsonStart(ints, r);
+      const jsonEnd = rowJsonEnd(ints, r);
       // The preparer encoded the JSON exactly when the contact is to be sent (new, changed, or a full
       // resync); it already refused contacts too large for any request.
       if (jsonEnd > jsonStart && !this.capExceeded) {
@@ -350,11 +349,11 @@ export class SegmentPipeline {
     let added = 0;
     let addedEmailBytes = 0;
     for (let r = 0, end = batch.rows * ROW_INTS; r < end; r += ROW_INTS) {
-      if (ints[r + KIND] === ROW_REJECTED) continue;
+      if (isRejectedRow(ints, r)) continue;
       contacts++;
-      if (ints[r + PREVIOUS] !== -1) continue;
+      if (rowPrevious(ints, r) !== -1) continue;
       added++;
-      addedEmailBytes += ints[r + EMAIL_END]! - ints[r + START]!;
+      addedEmailBytes += rowEmailEnd(ints, r) - rowEmailStart(ints, r);
     }
     // A little more than the sample says (the rest of the input may differ a little): 5%.
     const scale = (bytes / batchBytes) * 1.05;
@@ -392,9 +391,9 @@ export class SegmentPipeline {
   /** The email of row `r` as found: its own bytes when normalising changed it, else the normalised email. */
   private rawEmailOf(batch: RowBatch, r: number, at: number): string {
     const { ints, bytes } = batch;
-    const start = ints[r + START]!;
-    const emailEnd = ints[r + EMAIL_END]!;
-    const rawEnd = ints[r + RAW_END]!;
+    const start = rowEmailStart(ints, r);
+    const emailEnd = rowEmailEnd(ints, r);
+    const rawEnd = rowRawEnd(ints, r);
     if (rawEnd > emailEnd) return decoder.decode(bytes.subarray(emailEnd, rawEnd));
     return emailEnd > start
       ? decoder.decode(bytes.subarray(start, emailEnd))

@@ -1,16 +1,18 @@
 import { describe, expect, it, vi } from 'vitest';
 
 import { ExportMapping, resolveColumns } from '../../../../shared/domain/segments/exportMapping';
+import {
+  isRejectedRow,
+  ROW_INTS,
+  rowEmailHi,
+  rowEmailLo,
+  rowPrevious,
+  setRowEmailHash,
+} from '../../../../shared/domain/segments/preparedRowLayout';
 import type { RejectedRow } from '../../../../shared/domain/segments/rejectedRows';
 import { DEFAULT_PACKING_LIMITS } from '../../../../shared/domain/segments/requestPacker';
 import {
-  EMAIL_HI,
-  EMAIL_LO,
-  KIND,
-  PREVIOUS,
   type PreviousLookup,
-  ROW_INTS,
-  ROW_REJECTED,
   RowBatchWriter,
   RowPreparer,
 } from '../../../../shared/domain/segments/rowPreparer';
@@ -380,10 +382,10 @@ describe('64-bit hash collisions', () => {
         held: expect.any(Array) as unknown,
       }),
     ]);
-    expect(batch.ints[KIND]).toBe(ROW_REJECTED);
+    expect(isRejectedRow(batch.ints, 0)).toBe(true);
     // The real owner of the snapshot entry is found as itself.
-    expect(batch.ints[ROW_INTS + KIND]! & ROW_REJECTED).toBe(0);
-    expect(batch.ints[ROW_INTS + PREVIOUS]).toBe(0);
+    expect(isRejectedRow(batch.ints, ROW_INTS)).toBe(false);
+    expect(rowPrevious(batch.ints, ROW_INTS)).toBe(0);
   });
 
   it('rejects the second of two different emails with the same hash in one run as hash_collision, not duplicate', () => {
@@ -401,8 +403,7 @@ describe('64-bit hash collisions', () => {
     preparer.prepare(['a@example.com', '', '', ''], 4, out);
     const batch = out.take();
     // Give row 2 (b@) the hash of row 1 (a@): a collision the 64-bit hash makes about 1e-8 likely per run.
-    batch.ints[ROW_INTS + EMAIL_HI] = batch.ints[EMAIL_HI]!;
-    batch.ints[ROW_INTS + EMAIL_LO] = batch.ints[EMAIL_LO]!;
+    setRowEmailHash(batch.ints, ROW_INTS, rowEmailHi(batch.ints, 0), rowEmailLo(batch.ints, 0));
     pipeline.acceptBatch(batch);
     expect(rejected.map((r) => [r.line, r.email, r.reason])).toEqual([
       [3, 'b@example.com', 'hash_collision'],
