@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 
 import { getConfig } from '../shared/config';
 import { checkSlice } from '../shared/run/check';
-import { runDepsFromConfig } from '../shared/run/deps';
+import { activityLogger, runDepsFromConfig } from '../shared/run/deps';
 import { durableStarter } from '../shared/run/durableStarter';
 import { finaliseRun } from '../shared/run/finalise';
 import { RUN_FUNCTIONS } from '../shared/run/names';
@@ -14,23 +14,23 @@ import { pushSlice } from '../shared/run/push';
 const deps = () => runDepsFromConfig(getConfig());
 
 /** Activity: Prepare (stage slices and rejected rows, apply the guards). */
-export function prepare(input: unknown) {
-  return prepareRun(input, deps());
+export function prepare(input: unknown, context: InvocationContext) {
+  return prepareRun(input, deps(), activityLogger(context, input));
 }
 
 /** Activity: Push one slice (or some of its requests again). */
 export function push(input: unknown, context: InvocationContext) {
-  return pushSlice(input, deps(), context);
+  return pushSlice(input, deps(), activityLogger(context, input));
 }
 
 /** Activity: one look at a slice's batches. */
 export function check(input: unknown, context: InvocationContext) {
-  return checkSlice(input, deps(), context);
+  return checkSlice(input, deps(), activityLogger(context, input));
 }
 
 /** Activity: Finalise (report, snapshot, release the export / start its follow-up). */
 export function finalise(input: unknown, context: InvocationContext) {
-  return finaliseRun(input, deps(), durableStarter(df.getClient(context)), context);
+  return finaliseRun(input, deps(), durableStarter(df.getClient(context)), activityLogger(context, input));
 }
 
 df.app.orchestration(RUN_FUNCTIONS.orchestrator, exportRunOrchestrator);

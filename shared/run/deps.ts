@@ -14,6 +14,7 @@ import { createRecordStore, recordTableName } from '../adapters/tables/tableReco
 import type { Config } from '../config';
 import type { ConnectionRecord } from '../domain/records/connection';
 import type { ExportRecord } from '../domain/records/exportDefinition';
+import { runLogger, type TelemetryLogger } from '../telemetry';
 
 /** A few log calls; an `InvocationContext` fits. Never given contact data or secrets. */
 export interface RunLogger {
@@ -35,6 +36,22 @@ export interface RunDeps {
   /** A client for one connection (the key fetched from the key store by the caller). */
   clientFor(connection: ConnectionRecord, apiKey: string, logger?: RunLogger): ActiveCampaignClient;
   now(): number;
+}
+
+/**
+ * The logger of one activity execution: every line tagged `exportId=… runId=…` and redacted
+ * (shared/telemetry.ts), so a run's traces can be followed in Application Insights.
+ */
+export function activityLogger(context: TelemetryLogger, input: unknown): RunLogger {
+  const ids = input as {
+    exportId?: unknown;
+    runId?: unknown;
+    run?: { exportId?: unknown; runId?: unknown };
+  } | null;
+  const exportId = ids?.exportId ?? ids?.run?.exportId;
+  const runId = ids?.runId ?? ids?.run?.runId;
+  if (typeof exportId !== 'string') return context;
+  return runLogger(context, { exportId, ...(typeof runId === 'string' ? { runId } : {}) });
 }
 
 /** The connection's host as the ActiveCampaign client takes it. */

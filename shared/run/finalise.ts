@@ -8,6 +8,7 @@ import { rejectedBlobName, runFolder, sliceBlobName } from '../adapters/blob/run
 import { readSlice } from '../adapters/blob/slices';
 import { advanceExportSnapshot } from '../adapters/blob/snapshotStore';
 import { csvCell, REJECTED_CSV_HEADER } from '../domain/segments/rejectedRows';
+import { emitExportRunFailed } from '../telemetry';
 import type { RunDeps, RunLogger } from './deps';
 import { FinaliseInput, type RunOutput, type RunStatus } from './payloads';
 import { failureCode, REPORT_FAILED_CONTACTS, RunReport } from './report';
@@ -166,8 +167,19 @@ export async function finaliseRun(
     counts: { ...report.counts },
     ...(report.reason ? { reason: report.reason } : {}),
   });
-  if (status === 'failed')
-    logger?.error(`Export run ${run.runId} of export ${run.exportId} failed: ${report.reason ?? ''}`);
+  if (status === 'failed' && logger) {
+    // The one structured event a failed run emits (the deployment's alert rule matches it: infra/main.json).
+    emitExportRunFailed(logger, {
+      exportId: run.exportId,
+      runId: run.runId,
+      reason: report.reason ?? 'the run failed',
+      trigger: run.trigger,
+      ...(report.code ? { code: report.code } : {}),
+      failedAt: report.finishedAt,
+    });
+  } else {
+    logger?.log(`Export run finished ${status}: ${JSON.stringify(report.counts)}`);
+  }
   const followUpRunId = run.dryRun ? undefined : await releaseExport(deps, run, start);
   return {
     runId: run.runId,

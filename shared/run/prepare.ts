@@ -8,7 +8,7 @@
  */
 import { prepareSegments, type PrepareSegmentsResult } from '../adapters/blob/prepareSegments';
 import { AppError } from '../errors';
-import type { RunDeps } from './deps';
+import type { RunDeps, RunLogger } from './deps';
 import { type PlanCounts, type PrepareOutput, RunInput } from './payloads';
 
 /** The report's counts from the pipeline's: rows = valid + rejected + duplicates; valid = unchanged + to send. */
@@ -54,7 +54,11 @@ function ensureContainer(deps: RunDeps): Promise<unknown> {
 }
 
 /** Runs Prepare for one run; see the module comment. */
-export async function prepareRun(rawInput: unknown, deps: RunDeps): Promise<PrepareOutput> {
+export async function prepareRun(
+  rawInput: unknown,
+  deps: RunDeps,
+  logger?: RunLogger,
+): Promise<PrepareOutput> {
   const run = RunInput.parse(rawInput);
   const started = deps.now();
   const refuse = (
@@ -97,10 +101,16 @@ export async function prepareRun(rawInput: unknown, deps: RunDeps): Promise<Prep
     );
   } catch (error) {
     // Bad files, the cap, a missing segment, an incomplete snapshot: the run ends with the reason, nothing sent.
-    if (error instanceof AppError) return refuse(error.code, error.message, { retryable: error.retryable });
+    if (error instanceof AppError) {
+      logger?.warn(`Prepare stopped the run: ${error.code}: ${error.message}`);
+      return refuse(error.code, error.message, { retryable: error.retryable });
+    }
     throw error;
   }
   const counts = toPlanCounts(result.counts);
+  logger?.log(
+    `Prepared ${result.slices.count} slices (${result.counts.requests} requests): ${JSON.stringify(counts)} in ${result.durationMs} ms`,
+  );
   const base = { counts, durationMs: deps.now() - started };
 
   const empty = result.segments.filter((s) => s.files.length === 0);

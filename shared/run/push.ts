@@ -91,6 +91,10 @@ export async function pushSlice(
     await appendPushLog(deps.work, folder, input.slice, entry);
     submitted.push(entry);
   }
+  logger?.log(
+    `Pushed slice ${input.slice} (attempt ${input.attempt}): ${submitted.filter((s) => s.batchId).length} queued, ` +
+      `${submitted.filter((s) => !s.batchId).length} not queued, ${canceled.length} canceled`,
+  );
   return {
     slice: input.slice,
     attempt: input.attempt,

@@ -99,9 +99,15 @@ async function findCustomerInsights(
   const modelFile = `${best.exportFolder}model.json`;
   const resolved = await once(models, modelFile, () => loadModel(container, modelFile));
   const listed = listedPartitions(container, resolved, modelFile, segment);
-  const snapshot = listed.length
-    ? await listedSnapshot(container, segment, best.segmentFolder, best.newest, listed, modelFile)
-    : newestSnapshot(segment, best.newest);
+  if (!listed.length) {
+    // model.json is the record of what a snapshot holds; without a partition list nothing says which files
+    // are complete, so the run stops rather than guess (docs/architecture.md, "Guards").
+    throw new InputFileError(
+      modelFile,
+      `lists no partitions for segment "${segment}", so which files make up its snapshot cannot be determined; nothing was sent`,
+    );
+  }
+  const snapshot = await listedSnapshot(container, segment, best.segmentFolder, best.newest, listed, modelFile);
   return {
     name: segment,
     layout: 'customerInsights',
@@ -161,19 +167,6 @@ async function newestTimestampFolder(
   }
   const csvs = (await listLevel(container, prefix)).blobs.filter((b) => CSV_FILE.test(b)).sort(byName);
   return { folder: prefix, stamp: prefix.slice(segmentFolder.length, -1), csvs };
-}
-
-/** Without a partition list in model.json: all CSVs of the newest folder; an empty newest folder fails (retryable). */
-function newestSnapshot(segment: string, newest: NewestFolder): ChosenSnapshot {
-  if (!newest.csvs.length) {
-    throw new SnapshotIncompleteError(
-      segment,
-      newest.folder.slice(0, -1),
-      [],
-      'the newest timestamp folder has no CSV files yet (model.json lists no partitions to check against)',
-    );
-  }
-  return { stamp: newest.stamp, blobs: newest.csvs, warnings: [] };
 }
 
 /**

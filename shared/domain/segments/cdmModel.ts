@@ -116,7 +116,7 @@ export function toTextEncoding(value: string | number | undefined, file: string)
 
 /**
  * The CSV format of the partition stored at `blobName` for `segment`: the partition whose location ends
- * with the blob's path, else the entity's first partition with settings, else CDM defaults.
+ * with the blob's path, else the entity's first partition with settings; with none, an `InputFileError`.
  */
 export function csvFormatFor(
   model: CdmModel,
@@ -134,7 +134,14 @@ export function csvFormatFor(
     entity.partitions.find(
       (p) => p.location !== undefined && locationPath(p.location).endsWith(`/${blobName}`),
     ) ?? entity.partitions.find((p) => p.fileFormatSettings !== undefined);
-  const settings = partition?.fileFormatSettings ?? {};
+  if (!partition?.fileFormatSettings) {
+    // Header row or not, delimiter and quoting decide every value read: never guessed from defaults.
+    throw new InputFileError(
+      modelFile,
+      `gives no fileFormatSettings for ${blobName} (segment "${segment}"), so its CSV format cannot be determined`,
+    );
+  }
+  const settings = partition.fileFormatSettings;
   const quoteNone = /none$/i.test(settings.quoteStyle ?? '');
   const afterDelimiter = /quoteafterdelimiter$/i.test(settings.csvStyle ?? '');
   const columnHeaders = settings.columnHeaders ?? false;

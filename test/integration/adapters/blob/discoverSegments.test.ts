@@ -2,7 +2,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { describe, expect, it, vi } from 'vitest';
 
 import { discoverSegments } from '../../../../shared/adapters/blob/discoverSegments';
-import { isRetryable, SnapshotIncompleteError } from '../../../../shared/errors';
+import { InputFileError, isRetryable, SnapshotIncompleteError } from '../../../../shared/errors';
 import { freshContainer } from '../../../helpers/azurite';
 import { cdmModelJson, uploadText, writeCustomerInsightsSegment } from '../../../helpers/segmentFixtures';
 
@@ -90,27 +90,15 @@ describe('discoverSegments', () => {
     ]);
   });
 
-  it('takes every CSV of the newest folder as before when model.json lists no partitions', async () => {
+  it('refuses the segment, naming model.json, when model.json lists no partitions (never guesses the files)', async () => {
     const container = await freshContainer('disc');
     await writeCsvs(container, 'Seg', '2024/05/01/0100', ['Seg_1.csv', 'Seg_2.csv', 'Seg_3.csv']);
-    const newest = await writeCsvs(container, 'Seg', '2024/05/02/0200', ['Seg_2.csv', 'Seg_1.csv']);
-    await writeModel(container, 'Seg', []);
-    const [found] = await discoverSegments(container, ['Seg']);
-    expect(found).toMatchObject({ snapshotFolder: '2024/05/02/0200' });
-    expect(found!.partitions.map((p) => p.blobName)).toEqual([...newest].sort());
-  });
-
-  it('fails retryably instead of using the older folder when the newest folder has no CSV and model.json lists none', async () => {
-    const container = await freshContainer('disc');
-    await writeCsvs(container, 'Seg', '2024/05/01/0100', ['Seg_1.csv']);
-    await uploadText(container, `${ROOT}/Seg/2024/05/02/0200/Seg_1.csv.tmp`, ['partial']);
+    await writeCsvs(container, 'Seg', '2024/05/02/0200', ['Seg_2.csv', 'Seg_1.csv']);
     await writeModel(container, 'Seg', []);
     const error = await discoverSegments(container, ['Seg']).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SnapshotIncompleteError);
-    expect(isRetryable(error)).toBe(true);
-    expect((error as Error).message).toMatch(
-      /Seg\/2024\/05\/02\/0200 is incomplete: the newest timestamp folder has no CSV files/,
-    );
+    expect(error).toBeInstanceOf(InputFileError);
+    expect(isRetryable(error)).toBe(false);
+    expect((error as Error).message).toMatch(/model\.json: lists no partitions for segment "Seg"/);
   });
 
   it.each([
