@@ -76,7 +76,7 @@ export async function checkSlice(
 ): Promise<CheckSliceOutput> {
   const input = CheckSliceInput.parse(rawInput);
   const folder = runFolder(input.exportId, input.runId);
-  const [slice, log, results] = await Promise.all([
+  const [slice, { entries: log }, results] = await Promise.all([
     readSlice(deps.work, sliceBlobName(folder, input.slice)),
     readPushLog(deps.work, folder, input.slice),
     readSliceResults(deps.work, folder, input.slice),

@@ -20,7 +20,7 @@ import { readSlice } from '../adapters/blob/slices';
 import { ensureError } from '../errors';
 import type { RunDeps, RunLogger } from './deps';
 import { PushSliceInput, type PushSliceOutput } from './payloads';
-import { appendPushLog, isCanceled, type PushLogEntry, readPushLog } from './runBlobs';
+import { appendPushLog, appendSending, isCanceled, type PushLogEntry, readPushLog } from './runBlobs';
 
 /** The connection and API key of an export, for one activity execution. */
 export async function clientForExport(deps: RunDeps, exportId: string, logger?: RunLogger) {
@@ -43,7 +43,7 @@ export async function pushSlice(
     readSlice(deps.work, sliceBlobName(folder, input.slice)),
     readPushLog(deps.work, folder, input.slice),
   ]);
-  const done = new Map(log.map((e) => [`${e.request}:${e.attempt}`, e]));
+  const done = new Map(log.entries.map((e) => [`${e.request}:${e.attempt}`, e]));
   const indexes = input.requests ?? slice.requests.map((_, i) => i);
   const { client } = await clientForExport(deps, input.exportId, logger);
   const before = { ...client.stats };
@@ -62,15 +62,20 @@ export async function pushSlice(
       canceled.push(index);
       continue;
     }
+    // An earlier execution began this send and recorded no outcome (the host stopped in between):
+    // ActiveCampaign may have received it, so this send may apply its contacts a second time (reported).
+    const resumed = log.interrupted.has(`${index}:${input.attempt}`) ? 1 : 0;
+    await appendSending(deps.work, folder, input.slice, { request: index, attempt: input.attempt });
     let entry: PushLogEntry;
     try {
       const accepted = await client.bulkImport(staged.body as BulkImportRequest);
+      const resends = accepted.ambiguousResends + resumed;
       entry = {
         request: index,
         attempt: input.attempt,
         contacts: staged.contactCount,
         batchId: accepted.batchId,
-        ...(accepted.ambiguousResends > 0 ? { ambiguousResends: accepted.ambiguousResends } : {}),
+        ...(resends > 0 ? { ambiguousResends: resends } : {}),
       };
     } catch (caught) {
       if (caught instanceof AuthenticationError || caught instanceof ActiveCampaignNotFoundError)
@@ -78,7 +83,7 @@ export async function pushSlice(
       const error = ensureError(caught);
       // The answer was lost (and the bounded resends with it): ActiveCampaign may have applied the request.
       const unknown = mayHaveBeenApplied(caught);
-      const resends = caught instanceof OutcomeUnknownError ? caught.ambiguousResends : 0;
+      const resends = (caught instanceof OutcomeUnknownError ? caught.ambiguousResends : 0) + resumed;
       entry = {
         request: index,
         attempt: input.attempt,

@@ -43,18 +43,54 @@ export function failedBlobName(folder: string): string {
 export const PushLogEntry = SubmittedRequest.extend({ attempt: z.number().int().nonnegative() });
 export type PushLogEntry = z.infer<typeof PushLogEntry>;
 
+/** A line written just before a request is sent: without an outcome line after it, the send was cut short. */
+const SendingLine = z.object({ sending: z.object({ request: z.number(), attempt: z.number() }) });
+
+/** A slice's push log: the outcomes, and the sends that began but recorded no outcome (a crash between). */
+export interface PushLog {
+  entries: PushLogEntry[];
+  /** `request:attempt` of sends with no outcome: ActiveCampaign may or may not have received them. */
+  interrupted: Set<string>;
+}
+
 /** Reads a slice's push log (empty when none was written yet). */
 export async function readPushLog(
   container: ContainerClient,
   folder: string,
   slice: number,
-): Promise<PushLogEntry[]> {
+): Promise<PushLog> {
   const text = await downloadText(container, pushLogBlobName(folder, slice));
-  if (text === undefined) return [];
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => PushLogEntry.parse(JSON.parse(line)));
+  const log: PushLog = { entries: [], interrupted: new Set() };
+  for (const line of (text ?? '').split('\n')) {
+    if (line.trim() === '') continue;
+    const json: unknown = JSON.parse(line);
+    const sending = SendingLine.safeParse(json);
+    if (sending.success) {
+      log.interrupted.add(`${sending.data.sending.request}:${sending.data.sending.attempt}`);
+      continue;
+    }
+    const entry = PushLogEntry.parse(json);
+    log.interrupted.delete(`${entry.request}:${entry.attempt}`);
+    log.entries.push(entry);
+  }
+  return log;
+}
+
+/** Records that a request is about to be sent (so a crash before its outcome is recorded is noticed). */
+export async function appendSending(
+  container: ContainerClient,
+  folder: string,
+  slice: number,
+  sending: { request: number; attempt: number },
+): Promise<void> {
+  await appendLine(container, pushLogBlobName(folder, slice), JSON.stringify({ sending }));
+}
+
+async function appendLine(container: ContainerClient, blobName: string, text: string): Promise<void> {
+  const blob = container.getAppendBlobClient(blobName);
+  await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
+  const line = `${text}\n`;
+  await blob.appendBlock(line, Buffer.byteLength(line));
 }
 
 /** Appends one entry to a slice's push log (creating it on first use). */
@@ -64,10 +100,7 @@ export async function appendPushLog(
   slice: number,
   entry: PushLogEntry,
 ): Promise<void> {
-  const blob = container.getAppendBlobClient(pushLogBlobName(folder, slice));
-  await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
-  const line = `${JSON.stringify(PushLogEntry.parse(entry))}\n`;
-  await blob.appendBlock(line, Buffer.byteLength(line));
+  await appendLine(container, pushLogBlobName(folder, slice), JSON.stringify(PushLogEntry.parse(entry)));
 }
 
 /** A settled contact that ActiveCampaign did not confirm. */

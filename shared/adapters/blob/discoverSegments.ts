@@ -107,7 +107,14 @@ async function findCustomerInsights(
       `lists no partitions for segment "${segment}", so which files make up its snapshot cannot be determined; nothing was sent`,
     );
   }
-  const snapshot = await listedSnapshot(container, segment, best.segmentFolder, best.newest, listed, modelFile);
+  const snapshot = await listedSnapshot(
+    container,
+    segment,
+    best.segmentFolder,
+    best.newest,
+    listed,
+    modelFile,
+  );
   return {
     name: segment,
     layout: 'customerInsights',
