@@ -23,6 +23,7 @@ import type { DurableEngine, InstanceSnapshot } from './engine';
 import { InstanceExistsError } from './engine';
 import { PayloadTooLargeError } from './errors';
 import { EventType, eventTypeName, type HistoryEvent } from './history';
+import { getStatus, listInstances, purgeByFilter } from './instanceQueries';
 import { isTerminal, type RuntimeStatus } from './store';
 
 /** Path of the extension's webhooks on the Functions host. */
@@ -37,13 +38,14 @@ export interface HttpApiOptions {
   connectionName: string;
 }
 
-interface Reply {
+/** An answer of the management API. */
+export interface Reply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
 }
 
-const RUNTIME_STATUSES: readonly RuntimeStatus[] = [
+export const RUNTIME_STATUSES: readonly RuntimeStatus[] = [
   'Pending',
   'Running',
   'Completed',
@@ -58,7 +60,8 @@ function parseJsonOrUndefined(text: string | undefined): unknown {
   return text === undefined ? null : (JSON.parse(text) as unknown);
 }
 
-function bool(value: string | null, fallback: boolean): boolean {
+/** A boolean query parameter (`true`/`false`, any case), or the fallback. */
+export function bool(value: string | null, fallback: boolean): boolean {
   if (value === null) return fallback;
   return value.toLowerCase() === 'true';
 }
@@ -151,7 +154,7 @@ export function toStatusHistory(
 }
 
 /** The status payload (`StatusResponsePayload` of the extension). */
-function toStatusPayload(
+export function toStatusPayload(
   snapshot: InstanceSnapshot,
   options: { showInput: boolean; showHistoryOutput: boolean },
 ): Record<string, unknown> {
@@ -210,15 +213,102 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(body);
 }
 
-function error(status: number, message: string): Reply {
+/** An error answer with the extension's `{ Message }` body. */
+export function error(status: number, message: string): Reply {
   return { status, body: { Message: message } };
+}
+
+/** `POST orchestrators/{name}[/{instanceId}]`: starts an instance (202 with the management links). */
+async function startOrchestration(
+  options: HttpApiOptions,
+  req: IncomingMessage,
+  origin: string,
+  name: string,
+  instanceId: string,
+): Promise<Reply> {
+  const { engine, taskHubName, connectionName } = options;
+  if (!engine.isOrchestrator(name))
+    return error(
+      400,
+      `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+    );
+  const text = await readBody(req);
+  let inputJson: string | undefined;
+  if (text.length > 0) {
+    try {
+      inputJson = JSON.stringify(JSON.parse(text));
+    } catch {
+      return error(400, 'Invalid JSON content');
+    }
+  }
+  try {
+    await engine.startNew(name, instanceId, inputJson);
+  } catch (e) {
+    if (e instanceof InstanceExistsError) return error(409, e.message);
+    if (e instanceof PayloadTooLargeError) return error(413, e.message);
+    throw e;
+  }
+  const payload = managementPayload(origin, instanceId, taskHubName, connectionName);
+  return {
+    status: 202,
+    body: payload,
+    headers: { Location: payload.statusQueryGetUri!, 'Retry-After': '10' },
+  };
+}
+
+/** `POST instances/{id}/raiseEvent/{name}`, `…/terminate`, `…/suspend`, `…/resume` (rewind and restart: 501). */
+async function instanceOperation(
+  engine: DurableEngine,
+  req: IncomingMessage,
+  q: URLSearchParams,
+  instanceId: string,
+  parts: string[],
+): Promise<Reply> {
+  const operation = parts[2]!;
+  const snapshot = await engine.getStatus(instanceId, false);
+  if (operation === 'raiseEvent' && parts.length === 4) {
+    if (!snapshot) return { status: 404 };
+    if (isTerminal(snapshot.record.runtimeStatus)) return { status: 410 };
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'application/json')
+      return error(400, 'Only application/json request content is supported');
+    const text = await readBody(req);
+    let dataJson: string | undefined;
+    try {
+      dataJson = text.length === 0 ? undefined : JSON.stringify(JSON.parse(text));
+    } catch {
+      return error(400, 'Invalid JSON content');
+    }
+    try {
+      await engine.raiseEvent(instanceId, parts[3]!, dataJson);
+    } catch (e) {
+      if (e instanceof PayloadTooLargeError) return error(413, e.message);
+      throw e;
+    }
+    return { status: 202 };
+  }
+  if (parts.length !== 3) return { status: 404 };
+  if (operation === 'terminate' || operation === 'suspend' || operation === 'resume') {
+    if (!snapshot) return { status: 404 };
+    if (isTerminal(snapshot.record.runtimeStatus)) return { status: 410 };
+    await engine.control(instanceId, operation, q.get('reason') ?? undefined);
+    return { status: 202 };
+  }
+  if (operation === 'rewind' || operation === 'restart') {
+    if (!snapshot) return error(404, `No orchestration with instance ID "${instanceId}" found.`);
+    return error(
+      501,
+      `The ${operation} operation is not supported by the local Durable backend (dev/durable).`,
+    );
+  }
+  return { status: 404 };
 }
 
 /** Handles the management API; `path` is the part after the base path (e.g. `instances/abc`). */
 export function createHttpApi(options: HttpApiOptions): {
   handle(req: IncomingMessage, res: ServerResponse, basePath: string): Promise<void>;
 } {
-  const { engine, taskHubName, connectionName } = options;
+  const { engine } = options;
 
   async function route(req: IncomingMessage, basePath: string): Promise<Reply> {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -232,35 +322,7 @@ export function createHttpApi(options: HttpApiOptions): {
 
     if (parts[0] === 'orchestrators' && parts.length >= 2 && parts.length <= 3) {
       if (method !== 'POST') return { status: 404 };
-      const name = parts[1]!;
-      const instanceId = parts[2] || randomUUID().replace(/-/g, '');
-      if (!engine.isOrchestrator(name))
-        return error(
-          400,
-          `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
-        );
-      const text = await readBody(req);
-      let inputJson: string | undefined;
-      if (text.length > 0) {
-        try {
-          inputJson = JSON.stringify(JSON.parse(text));
-        } catch {
-          return error(400, 'Invalid JSON content');
-        }
-      }
-      try {
-        await engine.startNew(name, instanceId, inputJson);
-      } catch (e) {
-        if (e instanceof InstanceExistsError) return error(409, e.message);
-        if (e instanceof PayloadTooLargeError) return error(413, e.message);
-        throw e;
-      }
-      const payload = managementPayload(origin, instanceId, taskHubName, connectionName);
-      return {
-        status: 202,
-        body: payload,
-        headers: { Location: payload.statusQueryGetUri!, 'Retry-After': '10' },
-      };
+      return startOrchestration(options, req, origin, parts[1]!, parts[2] || randomUUID().replace(/-/g, ''));
     }
 
     if (parts[0] === 'entities')
@@ -270,13 +332,13 @@ export function createHttpApi(options: HttpApiOptions): {
     const instanceId = parts[1] ?? '';
 
     if (instanceId === '') {
-      if (method === 'GET') return listInstances(q, req.headers['x-ms-continuation-token']);
-      if (method === 'DELETE') return purgeByFilter(q);
+      if (method === 'GET') return listInstances(engine, q, req.headers['x-ms-continuation-token']);
+      if (method === 'DELETE') return purgeByFilter(engine, q);
       return { status: 404 };
     }
 
     if (parts.length === 2) {
-      if (method === 'GET') return getStatus(instanceId, q, url.toString());
+      if (method === 'GET') return getStatus(engine, instanceId, q, url.toString());
       if (method === 'DELETE') {
         const snapshot = await engine.getStatus(instanceId, false);
         if (!snapshot) return { status: 404 };
@@ -292,133 +354,7 @@ export function createHttpApi(options: HttpApiOptions): {
     }
 
     if (method !== 'POST') return { status: 404 };
-    const operation = parts[2]!;
-    const snapshot = await engine.getStatus(instanceId, false);
-    if (operation === 'raiseEvent' && parts.length === 4) {
-      if (!snapshot) return { status: 404 };
-      if (isTerminal(snapshot.record.runtimeStatus)) return { status: 410 };
-      const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (contentType !== 'application/json')
-        return error(400, 'Only application/json request content is supported');
-      const text = await readBody(req);
-      let dataJson: string | undefined;
-      try {
-        dataJson = text.length === 0 ? undefined : JSON.stringify(JSON.parse(text));
-      } catch {
-        return error(400, 'Invalid JSON content');
-      }
-      try {
-        await engine.raiseEvent(instanceId, parts[3]!, dataJson);
-      } catch (e) {
-        if (e instanceof PayloadTooLargeError) return error(413, e.message);
-        throw e;
-      }
-      return { status: 202 };
-    }
-    if (parts.length !== 3) return { status: 404 };
-    if (operation === 'terminate' || operation === 'suspend' || operation === 'resume') {
-      if (!snapshot) return { status: 404 };
-      if (isTerminal(snapshot.record.runtimeStatus)) return { status: 410 };
-      await engine.control(instanceId, operation, q.get('reason') ?? undefined);
-      return { status: 202 };
-    }
-    if (operation === 'rewind' || operation === 'restart') {
-      if (!snapshot) return error(404, `No orchestration with instance ID "${instanceId}" found.`);
-      return error(
-        501,
-        `The ${operation} operation is not supported by the local Durable backend (dev/durable).`,
-      );
-    }
-    return { status: 404 };
-  }
-
-  async function getStatus(instanceId: string, q: URLSearchParams, selfUrl: string): Promise<Reply> {
-    const showHistory = bool(q.get('showHistory'), false);
-    const showHistoryOutput = bool(q.get('showHistoryOutput'), false);
-    const showInput = bool(q.get('showInput'), true);
-    const snapshot = await engine.getStatus(instanceId, showHistory);
-    if (!snapshot) return { status: 404 };
-    const status = snapshot.record.runtimeStatus;
-    const body = toStatusPayload(snapshot, { showInput, showHistoryOutput });
-    if (status === 'Running' || status === 'Pending' || status === 'ContinuedAsNew' || status === 'Suspended')
-      return { status: 202, body, headers: { Location: selfUrl, 'Retry-After': '5' } };
-    if (status === 'Failed' && bool(q.get('returnInternalServerErrorOnFailure'), false))
-      return { status: 500, body };
-    return { status: 200, body };
-  }
-
-  function matchesFilter(
-    record: { runtimeStatus: RuntimeStatus; createdTime: string; instanceId: string },
-    q: URLSearchParams,
-  ): boolean | Reply {
-    const statuses = (q.get('runtimeStatus') ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const status of statuses)
-      if (!RUNTIME_STATUSES.includes(status as RuntimeStatus))
-        return error(400, `Unknown runtimeStatus '${status}'`);
-    if (statuses.length && !statuses.includes(record.runtimeStatus)) return false;
-    const from = q.get('createdTimeFrom');
-    const to = q.get('createdTimeTo');
-    const created = Date.parse(record.createdTime);
-    if (from && created < Date.parse(from)) return false;
-    if (to && created > Date.parse(to)) return false;
-    const prefix = q.get('instanceIdPrefix');
-    if (prefix && !record.instanceId.startsWith(prefix)) return false;
-    return true;
-  }
-
-  async function listInstances(
-    q: URLSearchParams,
-    tokenHeader: string | string[] | undefined,
-  ): Promise<Reply> {
-    const showInput = bool(q.get('showInput'), false);
-    const top = Number.parseInt(q.get('top') ?? '', 10);
-    const pageSize = Number.isFinite(top) && top > 0 ? top : 100;
-    const token = Array.isArray(tokenHeader) ? tokenHeader[0] : tokenHeader;
-    const offset = token ? Number.parseInt(Buffer.from(token, 'base64').toString('utf8'), 10) || 0 : 0;
-    const all = (await engine.listInstances()).sort((a, b) =>
-      a.createdTime === b.createdTime
-        ? a.instanceId < b.instanceId
-          ? -1
-          : 1
-        : a.createdTime < b.createdTime
-          ? -1
-          : 1,
-    );
-    const matching = [];
-    for (const record of all) {
-      const verdict = matchesFilter(record, q);
-      if (typeof verdict === 'object') return verdict;
-      if (verdict) matching.push(record);
-    }
-    const page = matching.slice(offset, offset + pageSize);
-    const headers: Record<string, string> = {};
-    if (offset + pageSize < matching.length)
-      headers['x-ms-continuation-token'] = Buffer.from(String(offset + pageSize)).toString('base64');
-    return {
-      status: 200,
-      headers,
-      body: page.map((record) => toStatusPayload({ record }, { showInput, showHistoryOutput: false })),
-    };
-  }
-
-  async function purgeByFilter(q: URLSearchParams): Promise<Reply> {
-    if (!q.get('createdTimeFrom') || Number.isNaN(Date.parse(q.get('createdTimeFrom')!)))
-      return error(400, "Please provide value for 'createdTimeFrom' parameter.");
-    let deleted = 0;
-    for (const record of await engine.listInstances()) {
-      const verdict = matchesFilter(record, q);
-      if (typeof verdict === 'object') return verdict;
-      // Only finished instances are purged; a running one would lose its state under it.
-      if (verdict && isTerminal(record.runtimeStatus)) {
-        await engine.purge(record.instanceId);
-        deleted += 1;
-      }
-    }
-    if (deleted === 0) return { status: 404 };
-    return { status: 200, body: { instancesDeleted: deleted } };
+    return instanceOperation(engine, req, q, instanceId, parts);
   }
 
   return {
