@@ -1,5 +1,5 @@
 /**
- * Who may do what (design §7): admins create, change, verify and delete connections; contributors see
+ * Who may do what (docs/architecture.md, "Security"): admins create, change, verify and delete connections; contributors see
  * connections shared with them (`allowContributors`), only as `{ id, displayName, type }`, and manage the
  * exports that use those connections. The export run routes use the same helpers.
  */

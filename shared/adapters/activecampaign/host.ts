@@ -1,5 +1,5 @@
 /**
- * The ActiveCampaign host rule (design §7): a connection names a bare hostname that ends in one of the
+ * The ActiveCampaign host rule (docs/architecture.md, "Security"): a connection names a bare hostname that ends in one of the
  * allowed suffixes, so the app can never be pointed at an arbitrary address inside the network it runs in
  * (no IP literal in any form, no look-alike name, no credentials or port smuggled into the host).
  * ActiveCampaign tells users to copy the API URL from Settings → Developer; accounts live on

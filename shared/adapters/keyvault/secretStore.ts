@@ -1,7 +1,7 @@
 /**
  * The app's store for ActiveCampaign API keys: one Key Vault secret per connection.
  *
- * Keys live only here (design §7): table records hold the connection id, and this adapter turns it into a
+ * Keys live only here (docs/architecture.md, "Security"): table records hold the connection id, and this adapter turns it into a
  * secret name. Values never reach a log line or an error message.
  */
 import type { TokenCredential } from '@azure/core-auth';
