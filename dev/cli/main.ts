@@ -71,7 +71,10 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   say(`Starting the local stack (data in ${options.dataDir})...`);
   mkdirSync(options.dataDir, { recursive: true });
   const hostLog = path.join(options.dataDir, 'host.log');
-  appendFileSync(hostLog, `--- ${new Date().toISOString()} export ${segment.name} → list ${options.listId}\n`);
+  appendFileSync(
+    hostLog,
+    `--- ${new Date().toISOString()} export ${segment.name} → list ${options.listId}\n`,
+  );
 
   let stack: LocalStack | undefined;
   try {
@@ -116,7 +119,9 @@ async function exportWith(
     SEGMENT_CONTAINER,
   );
   await uploadSegment(segments, segment);
-  say(`Segment "${segment.name}" (${segment.files.size} file${segment.files.size === 1 ? '' : 's'}) put into segment storage`);
+  say(
+    `Segment "${segment.name}" (${segment.files.size} file${segment.files.size === 1 ? '' : 's'}) put into segment storage`,
+  );
 
   const api = new ManagementApi(`${stack.hostUrl}/api`);
   const { target } = options;
@@ -149,7 +154,9 @@ async function exportWith(
 
   // A run left `running` by an interrupted invocation (it resumed with the host): cancel it, wait for it.
   for (const leftover of await api.runningRuns(exportId)) {
-    say(`An earlier run (${leftover}) was still in progress, left by an interrupted invocation: canceling it and waiting for it to end...`);
+    say(
+      `An earlier run (${leftover}) was still in progress, left by an interrupted invocation: canceling it and waiting for it to end...`,
+    );
     await api.cancelRun(exportId, leftover);
     await waitForEnd(api, exportId, leftover, io, undefined);
   }
@@ -157,11 +164,14 @@ async function exportWith(
   const query = new URLSearchParams();
   if (options.dryRun) query.set('dryRun', 'true');
   if (options.fullResync) query.set('fullResync', 'true');
-  if (options.confirmUnsubscribes !== undefined) query.set('confirmUnsubscribes', String(options.confirmUnsubscribes));
+  if (options.confirmUnsubscribes !== undefined)
+    query.set('confirmUnsubscribes', String(options.confirmUnsubscribes));
   const started = await api.startRun(exportId, query);
   let runId = started.runId;
   if (started.outcome === 'followUpRequested') {
-    say(`Run ${runId} of this export is in progress; waiting for it to end, then following the run that comes after it...`);
+    say(
+      `Run ${runId} of this export is in progress; waiting for it to end, then following the run that comes after it...`,
+    );
     await waitForEnd(api, exportId, runId, io, undefined);
     runId = await waitForFollowUp(api, exportId, runId);
   }
@@ -241,10 +251,15 @@ async function waitForFollowUp(api: ManagementApi, exportId: string, previous: s
   throw new Error(`No follow-up run appeared after run ${previous}`);
 }
 
-function summary(view: RunStatusView, report: Record<string, unknown> | undefined, dryRun: boolean): string[] {
+function summary(
+  view: RunStatusView,
+  report: Record<string, unknown> | undefined,
+  dryRun: boolean,
+): string[] {
   const counts = (report?.counts ?? {}) as Record<string, number>;
   const plan = (report?.plan ?? {}) as Record<string, number>;
-  const duration = typeof report?.durationMs === 'number' ? ` in ${formatDuration(report.durationMs / 1000)}` : '';
+  const duration =
+    typeof report?.durationMs === 'number' ? ` in ${formatDuration(report.durationMs / 1000)}` : '';
   const lines = [`Run ${view.runId} ${view.status}${duration}`];
   if (dryRun) {
     lines.push(

@@ -53,7 +53,12 @@ export class ManagementApi {
   ) {}
 
   /** One request; JSON in and out; a non-2xx answer becomes an `ApiError` with the API's message. */
-  async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ body: T; etag: string | null }> {
+  async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ body: T; etag: string | null }> {
     const res = await this.fetchFn(`${this.base}${path}`, {
       method,
       headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -71,7 +76,11 @@ export class ManagementApi {
         .map((d) => `${d.path ?? ''}: ${d.message ?? ''}`)
         .join('; ');
       const message = parsed.error?.message ?? `HTTP ${res.status}`;
-      throw new ApiError(details && !message.includes(details) ? `${message} (${details})` : message, res.status, parsed.error?.code);
+      throw new ApiError(
+        details && !message.includes(details) ? `${message} (${details})` : message,
+        res.status,
+        parsed.error?.code,
+      );
     }
     return { body: (text ? JSON.parse(text) : undefined) as T, etag: res.headers.get('etag') };
   }
@@ -105,7 +114,12 @@ export class ManagementApi {
       return body.id;
     }
     const { etag } = await this.call<Listed>('GET', `/connections/${existing.id}`);
-    await this.call('PATCH', `/connections/${existing.id}`, { hostname, apiKey }, etag ? { 'if-match': etag } : {});
+    await this.call(
+      'PATCH',
+      `/connections/${existing.id}`,
+      { hostname, apiKey },
+      etag ? { 'if-match': etag } : {},
+    );
     return existing.id;
   }
 
@@ -122,13 +136,19 @@ export class ManagementApi {
 
   /** The export's runs still `running` (left by an earlier, interrupted invocation). */
   async runningRuns(exportId: string): Promise<string[]> {
-    const { body } = await this.call<{ items: { runId: string; status: string }[] }>('GET', `/exports/${exportId}/runs?limit=20`);
+    const { body } = await this.call<{ items: { runId: string; status: string }[] }>(
+      'GET',
+      `/exports/${exportId}/runs?limit=20`,
+    );
     return body.items.filter((r) => r.status === 'running').map((r) => r.runId);
   }
 
   /** The export's newest run id, if any. */
   async newestRun(exportId: string): Promise<string | undefined> {
-    const { body } = await this.call<{ items: { runId: string }[] }>('GET', `/exports/${exportId}/runs?limit=1`);
+    const { body } = await this.call<{ items: { runId: string }[] }>(
+      'GET',
+      `/exports/${exportId}/runs?limit=1`,
+    );
     return body.items[0]?.runId;
   }
 
@@ -146,14 +166,17 @@ export class ManagementApi {
   }
 
   getReport(exportId: string, runId: string): Promise<Record<string, unknown>> {
-    return this.call<Record<string, unknown>>('GET', `/exports/${exportId}/runs/${runId}/report`).then((r) => r.body);
+    return this.call<Record<string, unknown>>('GET', `/exports/${exportId}/runs/${runId}/report`).then(
+      (r) => r.body,
+    );
   }
 
   /** The rejected rows CSV, or `undefined` when the run has none. */
   async getRejected(exportId: string, runId: string): Promise<string | undefined> {
     const res = await this.fetchFn(`${this.base}/exports/${exportId}/runs/${runId}/rejected`);
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new ApiError(`Downloading the rejected rows: HTTP ${res.status}`, res.status, undefined);
+    if (!res.ok)
+      throw new ApiError(`Downloading the rejected rows: HTTP ${res.status}`, res.status, undefined);
     return res.text();
   }
 }

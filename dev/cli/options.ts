@@ -14,8 +14,7 @@ export class CliInputError extends Error {
 
 /** Where the bundled sandbox lives, or the account the CLI sends to. */
 export type Target =
-  | { kind: 'sandbox' }
-  | { kind: 'url'; url: string; hostname: string; loopbackHttp: boolean; apiKey: string };
+  { kind: 'sandbox' } | { kind: 'url'; url: string; hostname: string; loopbackHttp: boolean; apiKey: string };
 
 export interface CliOptions {
   segment: string;
@@ -108,7 +107,10 @@ Examples:
 `;
 
 /** Parses `argv`; `undefined` means `--help` was asked for. Throws `CliInputError` for bad input. */
-export function parseCliOptions(argv: string[], env: Record<string, string | undefined>): CliOptions | undefined {
+export function parseCliOptions(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): CliOptions | undefined {
   let values;
   try {
     ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
@@ -118,7 +120,8 @@ export function parseCliOptions(argv: string[], env: Record<string, string | und
   if (values.help) return undefined;
   const required = (name: 'segment' | 'list' | 'email'): string => {
     const value = values[name];
-    if (value === undefined || value.trim() === '') throw new CliInputError(`--${name} is required (see --help)`);
+    if (value === undefined || value.trim() === '')
+      throw new CliInputError(`--${name} is required (see --help)`);
     return value;
   };
   const segment = required('segment');
@@ -205,6 +208,8 @@ export function parseTarget(raw: string, env: Record<string, string | undefined>
     throw new CliInputError(
       'ACTIVECAMPAIGN_API_KEY is not set: with --ac-url the API key comes from that environment variable (Settings → Developer in ActiveCampaign)',
     );
-  const hostname = loopbackHttp ? `${url.hostname === 'localhost' ? '127.0.0.1' : url.hostname}:${url.port}` : url.hostname;
+  const hostname = loopbackHttp
+    ? `${url.hostname === 'localhost' ? '127.0.0.1' : url.hostname}:${url.port}`
+    : url.hostname;
   return { kind: 'url', url: url.origin, hostname, loopbackHttp, apiKey };
 }

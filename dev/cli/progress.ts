@@ -35,7 +35,9 @@ export function createProgressDisplay(
   out: NodeJS.WriteStream,
   options: { intervalMs?: number; now?: () => number } = {},
 ): ProgressDisplay {
-  return out.isTTY ? barDisplay(out) : lineDisplay(out, options.intervalMs ?? 10_000, options.now ?? Date.now);
+  return out.isTTY
+    ? barDisplay(out)
+    : lineDisplay(out, options.intervalMs ?? 10_000, options.now ?? Date.now);
 }
 
 function barDisplay(out: NodeJS.WriteStream): ProgressDisplay {

@@ -35,7 +35,9 @@ export async function inspectSegment(
 ): Promise<SegmentInput> {
   const shown = path.relative(process.cwd(), file) || file;
   const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
-    throw new CliInputError(`Cannot read --segment ${shown}: ${error.code === 'ENOENT' ? 'no such file or folder' : error.message}`);
+    throw new CliInputError(
+      `Cannot read --segment ${shown}: ${error.code === 'ENOENT' ? 'no such file or folder' : error.message}`,
+    );
   });
   const input = info.isDirectory()
     ? await inspectFolder(file, shown, segmentName, columns)
@@ -55,7 +57,9 @@ async function inspectCsv(
 ): Promise<SegmentInput> {
   const base = path.basename(file);
   if (!/\.csv(\.gz)?$/i.test(base))
-    throw new CliInputError(`--segment ${shown} must be a .csv or .csv.gz file, or a Customer Insights folder`);
+    throw new CliInputError(
+      `--segment ${shown} must be a .csv or .csv.gz file, or a Customer Insights folder`,
+    );
   const header = await readHeader(file, shown);
   const missing = missingColumns(columns, header);
   if (missing.length > 0)
@@ -92,7 +96,9 @@ async function inspectFolder(
 ): Promise<SegmentInput> {
   const modelFile = path.join(folder, 'model.json');
   const text = await readFile(modelFile, 'utf8').catch(() => {
-    throw new CliInputError(`--segment ${shown} is a folder without a readable model.json (a Customer Insights export folder)`);
+    throw new CliInputError(
+      `--segment ${shown} is a folder without a readable model.json (a Customer Insights export folder)`,
+    );
   });
   let model;
   try {
@@ -173,7 +179,9 @@ export async function uploadSegment(container: ContainerClient, input: SegmentIn
     if (!input.files.has(blob.name)) await container.deleteBlob(blob.name);
   }
   // model.json last: it marks the snapshot complete (its write is what Customer Insights does last).
-  const order = [...input.files.keys()].sort((a, b) => Number(a.endsWith('model.json')) - Number(b.endsWith('model.json')));
+  const order = [...input.files.keys()].sort(
+    (a, b) => Number(a.endsWith('model.json')) - Number(b.endsWith('model.json')),
+  );
   for (const name of order) {
     await container.getBlockBlobClient(name).uploadFile(input.files.get(name)!);
   }

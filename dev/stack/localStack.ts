@@ -121,7 +121,8 @@ function hostEnvironment(
   return {
     ...(process.env as Record<string, string>),
     AzureWebJobsStorage: azurite.connectionString,
-    SEGMENT_STORAGE_CONNECTION_STRING: process.env.SEGMENT_STORAGE_CONNECTION_STRING ?? azurite.connectionString,
+    SEGMENT_STORAGE_CONNECTION_STRING:
+      process.env.SEGMENT_STORAGE_CONNECTION_STRING ?? azurite.connectionString,
     // The blob trigger's connection (the same account, as a Functions connection setting).
     SegmentStorage:
       process.env.SegmentStorage ?? process.env.SEGMENT_STORAGE_CONNECTION_STRING ?? azurite.connectionString,
