@@ -51,7 +51,7 @@ describe('export CLI', () => {
 
   afterAll(async () => {
     await sandbox?.stop();
-    await rm(work, { recursive: true, force: true });
+    if (!process.env.KEEP_CLI_TEST_DIR) await rm(work, { recursive: true, force: true });
   });
 
   it('exports into a separately started sandbox, then sends only the changed 1% on the next invocation', async () => {
@@ -336,5 +336,5 @@ describe('export CLI', () => {
     const next = await runCli(args, fastEnv);
     expect(next.code, next.stdout + next.stderr).toBe(0);
     expect(contactsInList(sandbox, 1).filter((c) => c.email.startsWith('int'))).toHaveLength(3_000);
-  });
+  }, 180_000);
 });
