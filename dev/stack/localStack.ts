@@ -31,7 +31,7 @@ export interface LocalStackOptions {
   /** Settings for the host beyond the stack's own (they win over the environment). */
   hostEnv?: Record<string, string>;
   /** Each line the host prints on stdout and stderr. */
-  onHostOutput(line: string, stream: 'stdout' | 'stderr'): void;
+  onHostOutput: (line: string, stream: 'stdout' | 'stderr') => void;
   hostReadyTimeoutMs?: number;
 }
 
@@ -45,7 +45,7 @@ export interface LocalStack {
   /** Resolves (with how it ended) if the host exits after it was ready. */
   hostExit: Promise<string>;
   /** Stops everything started, the host first; safe to call more than once. */
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 interface Stopper {

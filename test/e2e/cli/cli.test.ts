@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSandbox, startSandbox } from '../../../dev/sandbox/server';
 import { RunReport } from '../../../shared/run/report';
 import {
-  CLI,
   cleanEnv,
+  CLI,
   type CliResult,
   descendants,
   isAlive,

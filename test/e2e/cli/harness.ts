@@ -19,6 +19,9 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
     if (/^(ACTIVECAMPAIGN_|EXPORT_|SEGMENT_|SegmentStorage|KEY_VAULT_URL|AzureWebJobs)/.test(name))
       delete env[name];
   }
+  // The test run's own emulator certificate has the same subject as the one the CLI makes: with both in one
+  // bundle, OpenSSL may pick the wrong one and the host would not trust the CLI's emulator.
+  delete env.NODE_EXTRA_CA_CERTS;
   return { ...env, ...extra };
 }
 
