@@ -49,6 +49,12 @@ describe('export CLI', () => {
     });
   });
 
+  /** Exports `csv` (email only) into list 1 of the separately started sandbox. */
+  const toSandbox = (csv: string, dataDir: string) => [
+    ...['--segment', csv, '--list', '1', '--email', 'Email'],
+    ...['--data-dir', dataDir, '--ac-url', sandbox.url],
+  ];
+
   afterAll(async () => {
     await sandbox?.stop();
     if (!process.env.KEEP_CLI_TEST_DIR) await rm(work, { recursive: true, force: true });
@@ -140,6 +146,7 @@ describe('export CLI', () => {
 
   describe('bad input', () => {
     const csv = () => path.join(work, 'bad-input.csv');
+    const base = () => ['--segment', csv(), '--list', '1', '--email', 'Email'];
     beforeAll(async () => writeFile(csv(), peopleCsv(3)));
 
     const cases: [string, () => string[], Record<string, string> | undefined, RegExp][] = [
@@ -163,37 +170,19 @@ describe('export CLI', () => {
       ],
       [
         'a plain-http URL that is not loopback',
-        () => [
-          '--segment',
-          csv(),
-          '--list',
-          '1',
-          '--email',
-          'Email',
-          '--ac-url',
-          'http://example.api-us1.com',
-        ],
+        () => [...base(), '--ac-url', 'http://example.api-us1.com'],
         { ACTIVECAMPAIGN_API_KEY: 'k' },
         /plain http is accepted only for a local sandbox/,
       ],
       [
         'a URL that is not one',
-        () => ['--segment', csv(), '--list', '1', '--email', 'Email', '--ac-url', 'account.api-us1.com'],
+        () => [...base(), '--ac-url', 'account.api-us1.com'],
         { ACTIVECAMPAIGN_API_KEY: 'k' },
         /--ac-url is not a URL/,
       ],
       [
         'a missing key with --ac-url',
-        () => [
-          '--segment',
-          csv(),
-          '--list',
-          '1',
-          '--email',
-          'Email',
-          '--ac-url',
-          'https://example.api-us1.com',
-        ],
+        () => [...base(), '--ac-url', 'https://example.api-us1.com'],
         undefined,
         /ACTIVECAMPAIGN_API_KEY is not set/,
       ],
@@ -280,18 +269,7 @@ describe('export CLI', () => {
       'sys.stdout.buffer.write(out)',
       'sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))',
     ].join('\n');
-    const args = [
-      '--segment',
-      csv,
-      '--list',
-      '1',
-      '--email',
-      'Email',
-      '--data-dir',
-      path.join(work, 'data-tty'),
-      '--ac-url',
-      sandbox.url,
-    ];
+    const args = toSandbox(csv, path.join(work, 'data-tty'));
     const child = spawn('python3', ['-c', script, process.execPath, CLI, ...args], {
       cwd: ROOT,
       env: fastEnv,
@@ -309,18 +287,7 @@ describe('export CLI', () => {
     const csv = path.join(work, 'interrupt.csv');
     await writeFile(csv, peopleCsv(3_000).replace(/c(\d+)@/g, 'int$1@'));
     const dataDir = path.join(work, 'data-interrupt');
-    const args = [
-      '--segment',
-      csv,
-      '--list',
-      '1',
-      '--email',
-      'Email',
-      '--data-dir',
-      dataDir,
-      '--ac-url',
-      sandbox.url,
-    ];
+    const args = toSandbox(csv, dataDir);
     // A slow budget (6 bulk imports a minute): the run is still pushing when Ctrl-C comes.
     const cli = startCli(args, { ...fastEnv, ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: '6' });
     const before = mark(sandbox);
