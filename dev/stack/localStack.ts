@@ -5,13 +5,14 @@
  * (dev/cli/main.ts) both start the stack through here; each decides what to print.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { type RunningAzurite, startAzurite } from '../azurite';
 import { stopChildProcess } from '../childProcess';
 import { type RunningKeyVaultEmulator, startKeyVaultEmulator } from '../keyvault/emulator';
 import { type EmulatorTrust, prepareEmulatorTrust } from '../keyvault/trust';
+import type { SandboxContact } from '../sandbox/account';
 import { type RunningSandbox, startSandbox } from '../sandbox/server';
 
 /** The project folder (`dist/dev/stack/` is three levels below it). */
@@ -90,7 +91,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (options.sandbox) {
       const running = await startSandbox({ port: ports.sandbox, timeScale: options.sandbox.timeScale });
       sandbox = running;
-      stoppers.push({ name: 'ActiveCampaign sandbox', stop: () => running.stop() });
+      // The bundled sandbox keeps its contacts in the data dir, like Azurite keeps the export's snapshot: a
+      // re-run of the same export is incremental against the same ActiveCampaign state.
+      const contactsFile = options.inMemory ? undefined : path.join(options.dataDir, 'sandbox-contacts.json');
+      if (contactsFile) await loadSandboxContacts(running, contactsFile);
+      stoppers.push({
+        name: 'ActiveCampaign sandbox',
+        stop: async () => {
+          if (contactsFile) await saveSandboxContacts(running, contactsFile);
+          await running.stop();
+        },
+      });
     }
 
     const env = hostEnvironment(azurite, keyVault, trust, Boolean(sandbox || options.allowLoopbackHttp));
@@ -175,4 +186,22 @@ function waitForReady(
       reject(new Error(`The Functions host exited (${signal ?? `code ${code}`}) before it was ready.`));
     });
   });
+}
+
+/** Restores the bundled sandbox's contacts saved by an earlier run of the stack (none the first time). */
+async function loadSandboxContacts(sandbox: RunningSandbox, file: string): Promise<void> {
+  let saved: SandboxContact[];
+  try {
+    saved = JSON.parse(await readFile(file, 'utf8')) as SandboxContact[];
+  } catch {
+    return;
+  }
+  const account = sandbox.state.account(undefined);
+  for (const contact of saved) Object.assign(account.upsert(contact.email), contact);
+}
+
+/** Saves the bundled sandbox's contacts into the data dir. */
+async function saveSandboxContacts(sandbox: RunningSandbox, file: string): Promise<void> {
+  const contacts = [...sandbox.state.account(undefined).contacts.values()];
+  await writeFile(file, JSON.stringify(contacts));
 }
