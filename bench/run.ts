@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-const BENCHES = ['pipeline', 'activecampaign', 'activecampaignImport'] as const;
+const BENCHES = ['pipeline', 'activecampaign', 'activecampaignImport', 'exportRun'] as const;
 const SOURCE_DIR = path.resolve(__dirname, '../../bench');
 
 async function runOne(name: string): Promise<number> {

@@ -7,7 +7,11 @@ import { activityLogger, runDepsFromConfig } from '../shared/run/deps';
 import { durableStarter } from '../shared/run/durableStarter';
 import { finaliseRun } from '../shared/run/finalise';
 import { RUN_FUNCTIONS } from '../shared/run/names';
-import { exportRunOrchestrator, reconcileSliceOrchestrator } from '../shared/run/orchestrator';
+import {
+  exportRunOrchestrator,
+  pushLaneOrchestrator,
+  reconcileSliceOrchestrator,
+} from '../shared/run/orchestrator';
 import { prepareRun } from '../shared/run/prepare';
 import { pushSlice } from '../shared/run/push';
 
@@ -34,6 +38,7 @@ export function finalise(input: unknown, context: InvocationContext) {
 }
 
 df.app.orchestration(RUN_FUNCTIONS.orchestrator, exportRunOrchestrator);
+df.app.orchestration(RUN_FUNCTIONS.pushLane, pushLaneOrchestrator);
 df.app.orchestration(RUN_FUNCTIONS.reconcileSlice, reconcileSliceOrchestrator);
 df.app.activity(RUN_FUNCTIONS.prepare, { handler: prepare });
 df.app.activity(RUN_FUNCTIONS.pushSlice, { handler: push });

@@ -12,6 +12,7 @@ import { NotFoundError } from '../errors';
 import { type Principal, requireConnectionUse } from '../http';
 import type { RunDeps } from '../run/deps';
 import { durableStarter } from '../run/durableStarter';
+import { LaneProgress, RunProgress } from '../run/payloads';
 import { RunReport } from '../run/report';
 import { downloadText, failedBlobName, markCanceled, reportBlobName } from '../run/runBlobs';
 import { RunView, toRunView } from '../run/runView';
@@ -166,11 +167,27 @@ export const runRoutes: ApiRoute[] = [
       const record = await services.run.runs.getRun(params.id, params.runId);
       let customStatus: unknown;
       if (record.status === 'running') {
-        customStatus = await df
-          .getClient(context)
-          .getStatus(params.runId)
-          .then((s) => s.customStatus)
-          .catch(() => undefined);
+        const client = df.getClient(context);
+        const statusOf = (id: string) =>
+          client
+            .getStatus(id)
+            .then((s) => s.customStatus)
+            .catch(() => undefined);
+        customStatus = await statusOf(params.runId);
+        // While pushing, each lane (a sub-orchestration) keeps its own progress: sum them.
+        const progress = RunProgress.safeParse(customStatus);
+        if (progress.success && progress.data.lanes && progress.data.stage === 'pushing') {
+          const lanes = await Promise.all(
+            Array.from({ length: progress.data.lanes }, (_, i) => statusOf(`${params.runId}-lane-${i + 1}`)),
+          );
+          const sum = { slicesPushed: 0, slicesReconciled: 0, confirmed: 0, failed: 0 };
+          for (const lane of lanes) {
+            const parsed = LaneProgress.safeParse(lane);
+            if (!parsed.success) continue;
+            for (const key of Object.keys(sum) as (keyof typeof sum)[]) sum[key] += parsed.data[key];
+          }
+          customStatus = { ...progress.data, ...sum };
+        }
       }
       return { body: toRunView(record, customStatus, services.run.now(), baseUrlOf(request.url)) };
     },

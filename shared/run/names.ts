@@ -2,6 +2,8 @@
 export const RUN_FUNCTIONS = {
   /** The orchestrator of one export run (instance id = run id). */
   orchestrator: 'exportRun',
+  /** Sub-orchestrator: one push lane, pushing every `lanes`-th slice and reconciling each as the next goes out. */
+  pushLane: 'pushLane',
   /** Sub-orchestrator: polls one slice's batches on durable timers and resubmits failed ones. */
   reconcileSlice: 'reconcileSlice',
   /** Activity: load the export, stage its slices and rejected rows, check the guards. */

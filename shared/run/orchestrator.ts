@@ -1,13 +1,14 @@
 /**
  * The export run as Durable orchestrations (docs/architecture.md, "An export run"):
  *
- *   Prepare ──▶ Push slice 1 ─▶ reconcile slice 1 (sub-orchestration: durable timers, import/info, resubmits)
- *               Push slice 2 ─▶ reconcile slice 2            ...all under the account's one budget
+ *   Prepare ──▶ lane 1: Push slice 1 ─▶ Push slice 4 + reconcile slice 1 ─▶ ...   (reconcile: durable timers,
+ *               lane 2: Push slice 2 ─▶ Push slice 5 + reconcile slice 2 ─▶ ...    import/info, resubmits)
+ *               lane 3: ...                                  ...all under the account's one budget
  *               ...              ...
  *           ──▶ Finalise (report, snapshot, next run)
  *
- * Push keeps `tuning.pushWindow` slices in flight so the bulk-import budget never idles, and each pushed slice
- * is reconciled by its own sub-orchestration while later slices are still being pushed. The orchestrators are
+ * Push keeps `tuning.pushWindow` slices in flight (one per push lane) so the bulk-import budget never idles, and
+ * each pushed slice is reconciled by its own sub-orchestration while later slices are still being pushed. The orchestrators are
  * deterministic: time comes from `currentUtcDateTime`, every setting arrives in the input, and they do no I/O.
  * Payloads are ids, counts and blob references (payloads.ts).
  *
@@ -23,6 +24,10 @@ import { RUN_FUNCTIONS } from './names';
 import {
   type CheckSliceInput,
   CheckSliceOutput,
+  type LaneProgress,
+  PushLaneInput,
+  type PushLaneInput as PushLaneInputType,
+  PushLaneOutput,
   type FinaliseInput,
   PrepareOutput,
   type PushSliceInput,
@@ -45,11 +50,6 @@ function since(context: Ctx, from: Date): number {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A task that has finished, one way or the other. */
-function isDone(task: df.Task): boolean {
-  return task.isCompleted || task.isFaulted;
 }
 
 /** The `exportRun` orchestrator: one run of one export (instance id = run id). */
@@ -113,15 +113,13 @@ export function* exportRunOrchestrator(context: Ctx): Step<RunOutput> {
     slices: prepare.slices,
     pushStartedAt: pushStarted.toISOString(),
   });
-  const result = yield* pushAndReconcile(context, run, prepare.slices, (summary, pushed) => {
-    if (pushed !== undefined) report({ slicesPushed: pushed });
-    if (summary)
-      report({
-        slicesReconciled: progress.slicesReconciled + 1,
-        confirmed: progress.confirmed + summary.confirmed + summary.unsubscribed,
-        failed: progress.failed + summary.failed,
-        stage: progress.slicesPushed === prepare.slices ? 'reconciling' : progress.stage,
-      });
+  report({ lanes: Math.min(run.tuning.pushWindow, prepare.slices) });
+  const result = yield* pushAndReconcile(context, run, prepare.slices);
+  report({
+    slicesPushed: prepare.slices,
+    slicesReconciled: result.summaries.length,
+    confirmed: result.summaries.reduce((n, s) => n + s.confirmed + s.unsubscribed, 0),
+    failed: result.summaries.reduce((n, s) => n + s.failed, 0),
   });
   const stop: FinaliseInput['stop'] = result.failure
     ? { status: 'failed', code: 'push_failed', reason: result.failure }
@@ -140,94 +138,105 @@ export function* exportRunOrchestrator(context: Ctx): Step<RunOutput> {
   });
 }
 
-interface InFlight {
-  kind: 'push' | 'reconcile';
-  slice: number;
-  task: df.Task;
-}
-
 /**
- * Pushes slices 1..count with `pushWindow` in flight, starting each slice's reconcile sub-orchestration the
- * moment its push returns. Stops starting pushes when one reports the run canceled, or fails outright; the
- * slices already sent are still reconciled, so the report says exactly which contacts were confirmed.
+ * Pushes slices 1..count in `pushWindow` lanes (sub-orchestrations): lane k pushes slices k, k + lanes, ...
+ * one after another, and starts each slice's reconcile sub-orchestration together with its next push, so
+ * `pushWindow` pushes are always in flight and reconciling runs alongside them. Each task is yielded exactly
+ * once: yielding an already scheduled task inside a new `Task.any` would schedule it a second time in the
+ * replay (the actions of a compound task are flattened into the history), which is why a sliding window over
+ * one `Task.any` is not used.
  */
 function* pushAndReconcile(
   context: Ctx,
   run: RunInput,
   count: number,
-  onProgress: (summary: SliceSummary | undefined, pushed: number | undefined) => void,
 ): Step<{ summaries: SliceSummary[]; canceled: boolean; failure?: string; lastPushAt: Date }> {
-  const inFlight: InFlight[] = [];
+  const lanes = Math.min(run.tuning.pushWindow, count);
+  const outputs = (yield context.df.Task.all(
+    Array.from({ length: lanes }, (_, i) =>
+      context.df.callSubOrchestrator(
+        RUN_FUNCTIONS.pushLane,
+        {
+          exportId: run.exportId,
+          runId: run.runId,
+          lane: i + 1,
+          lanes,
+          slices: count,
+          tuning: run.tuning,
+        } satisfies PushLaneInputType,
+        `${run.runId}-lane-${i + 1}`,
+      ),
+    ),
+  )) as unknown[];
+  const results = outputs.map((o) => PushLaneOutput.parse(o));
+  const failure = results.find((r) => r.failure)?.failure;
+  return {
+    summaries: results.flatMap((r) => r.summaries).sort((x, y) => x.slice - y.slice),
+    canceled: results.some((r) => r.canceled),
+    ...(failure ? { failure } : {}),
+    lastPushAt: new Date(Math.max(...results.map((r) => Date.parse(r.lastPushAt)))),
+  };
+}
+
+/** The `pushLane` sub-orchestrator: see `pushAndReconcile`. Its custom status is its progress. */
+export function* pushLaneOrchestrator(context: Ctx): Step<PushLaneOutput> {
+  const input = PushLaneInput.parse(context.df.getInput());
+  const progress: LaneProgress = { slicesPushed: 0, slicesReconciled: 0, confirmed: 0, failed: 0 };
   const summaries: SliceSummary[] = [];
-  let next = 1;
-  let pushed = 0;
+  const settle = (summary: SliceSummary) => {
+    summaries.push(summary);
+    progress.slicesReconciled++;
+    progress.confirmed += summary.confirmed + summary.unsubscribed;
+    progress.failed += summary.failed;
+  };
+  let reconciling: df.Task | undefined;
   let canceled = false;
   let failure: string | undefined;
   let lastPushAt = context.df.currentUtcDateTime;
-  const pushesInFlight = () => inFlight.filter((f) => f.kind === 'push').length;
-
-  for (;;) {
-    while (!canceled && failure === undefined && next <= count && pushesInFlight() < run.tuning.pushWindow) {
-      const slice = next++;
-      inFlight.push({
-        kind: 'push',
+  for (let slice = input.lane; slice <= input.slices && !canceled; slice += input.lanes) {
+    const push = context.df.callActivity(RUN_FUNCTIONS.pushSlice, {
+      exportId: input.exportId,
+      runId: input.runId,
+      slice,
+      attempt: 0,
+    } satisfies PushSliceInput);
+    let results: unknown[];
+    try {
+      results = (yield context.df.Task.all(reconciling ? [push, reconciling] : [push])) as unknown[];
+    } catch (error) {
+      // What was sent is in blob storage; Finalise reports it. Nothing more is sent by this lane.
+      failure = `Push of slice ${slice} failed: ${messageOf(error)}`;
+      reconciling = undefined;
+      break;
+    }
+    const output = PushSliceOutput.parse(results[0]);
+    if (results.length > 1) settle(SliceSummary.parse(results[1]));
+    lastPushAt = context.df.currentUtcDateTime;
+    progress.slicesPushed++;
+    if (output.canceled.length > 0) canceled = true;
+    context.df.setCustomStatus(progress);
+    reconciling = context.df.callSubOrchestrator(
+      RUN_FUNCTIONS.reconcileSlice,
+      {
+        exportId: input.exportId,
+        runId: input.runId,
         slice,
-        task: context.df.callActivity(RUN_FUNCTIONS.pushSlice, {
-          exportId: run.exportId,
-          runId: run.runId,
-          slice,
-          attempt: 0,
-        }),
-      });
-    }
-    if (inFlight.length === 0) break;
-    // A task that finished in the same history batch as another is handled without waiting again:
-    // a new Task.any over an already finished task would never complete.
-    let done = inFlight.find((f) => isDone(f.task));
-    if (!done) {
-      const winner = yield context.df.Task.any(inFlight.map((f) => f.task));
-      done = inFlight.find((f) => f.task === winner) ?? inFlight.find((f) => isDone(f.task));
-    }
-    if (!done) throw new Error('Task.any returned a task the run did not start');
-    inFlight.splice(inFlight.indexOf(done), 1);
-
-    if (done.kind === 'push') {
-      if (done.task.isFaulted) {
-        failure ??= `Push of slice ${done.slice} failed: ${messageOf(done.task.result)}`;
-        continue;
-      }
-      const output = PushSliceOutput.parse(done.task.result);
-      pushed++;
-      lastPushAt = context.df.currentUtcDateTime;
-      if (output.canceled.length > 0) canceled = true;
-      onProgress(undefined, pushed);
-      inFlight.push({
-        kind: 'reconcile',
-        slice: done.slice,
-        task: context.df.callSubOrchestrator(
-          RUN_FUNCTIONS.reconcileSlice,
-          {
-            exportId: run.exportId,
-            runId: run.runId,
-            slice: done.slice,
-            pushed: output,
-            tuning: run.tuning,
-          } satisfies ReconcileSliceInput,
-          `${run.runId}-slice-${done.slice}`,
-        ),
-      });
-    } else {
-      if (done.task.isFaulted) {
-        failure ??= `Reconciling slice ${done.slice} failed: ${messageOf(done.task.result)}`;
-        continue;
-      }
-      const summary = SliceSummary.parse(done.task.result);
-      summaries.push(summary);
-      onProgress(summary, undefined);
-    }
+        pushed: output,
+        tuning: input.tuning,
+      } satisfies ReconcileSliceInput,
+      `${input.runId}-slice-${slice}`,
+    );
   }
-  summaries.sort((a, b) => a.slice - b.slice);
-  return { summaries, canceled, ...(failure ? { failure } : {}), lastPushAt };
+  if (reconciling) {
+    settle(SliceSummary.parse(yield reconciling));
+    context.df.setCustomStatus(progress);
+  }
+  return {
+    summaries,
+    canceled,
+    ...(failure ? { failure } : {}),
+    lastPushAt: lastPushAt.toISOString(),
+  };
 }
 
 /**

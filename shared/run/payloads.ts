@@ -166,6 +166,36 @@ export const SliceSummary = z.object({
 });
 export type SliceSummary = z.infer<typeof SliceSummary>;
 
+/** One push lane's input: it pushes slices `lane`, `lane + lanes`, ... up to `slices`. */
+export const PushLaneInput = z.object({
+  exportId: z.string(),
+  runId: z.string(),
+  lane: z.number().int().positive(),
+  lanes: z.number().int().positive(),
+  slices: z.number().int().positive(),
+  tuning: RunTuning,
+});
+export type PushLaneInput = z.infer<typeof PushLaneInput>;
+
+/** A lane's progress (its custom status), summed by the run's status view. */
+export const LaneProgress = z.object({
+  slicesPushed: z.number(),
+  slicesReconciled: z.number(),
+  confirmed: z.number(),
+  failed: z.number(),
+});
+export type LaneProgress = z.infer<typeof LaneProgress>;
+
+/** One push lane's result. */
+export const PushLaneOutput = z.object({
+  summaries: z.array(SliceSummary),
+  canceled: z.boolean(),
+  failure: z.string().optional(),
+  /** When its last push returned (orchestration time). */
+  lastPushAt: z.string(),
+});
+export type PushLaneOutput = z.infer<typeof PushLaneOutput>;
+
 /** Finalise's input: everything the report needs that is not in blob storage. */
 export const FinaliseInput = z.object({
   run: RunInput,
@@ -199,6 +229,8 @@ export const RunProgress = z.object({
   failed: z.number(),
   /** When pushing began (orchestration time), for the rate and ETA. */
   pushStartedAt: z.string().optional(),
+  /** Push lanes (sub-orchestrations `<runId>-lane-<n>`), whose custom status holds their progress. */
+  lanes: z.number().optional(),
   updatedAt: z.string(),
 });
 export type RunProgress = z.infer<typeof RunProgress>;
