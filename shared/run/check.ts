@@ -6,11 +6,12 @@
  */
 import { ACTIVECAMPAIGN_SKIPPED_REASON, toBatchOutcome } from '../adapters/activecampaign';
 import { runFolder, sliceBlobName } from '../adapters/blob/runFolder';
-import { readSlice, type StagedRequest } from '../adapters/blob/slices';
+import type { StagedRequest } from '../adapters/blob/slices';
 import { AppError, ensureError, isRetryable } from '../errors';
 import type { RunDeps, RunLogger } from './deps';
 import { CheckSliceInput, type CheckSliceOutput } from './payloads';
 import { clientForExport } from './push';
+import { cachedSlice } from './sliceCache';
 import {
   readPushLog,
   readSliceResults,
@@ -77,7 +78,7 @@ export async function checkSlice(
   const input = CheckSliceInput.parse(rawInput);
   const folder = runFolder(input.exportId, input.runId);
   const [slice, { entries: log }, results] = await Promise.all([
-    readSlice(deps.work, sliceBlobName(folder, input.slice)),
+    cachedSlice(deps.work, sliceBlobName(folder, input.slice)),
     readPushLog(deps.work, folder, input.slice),
     readSliceResults(deps.work, folder, input.slice),
   ]);

@@ -16,11 +16,14 @@ import {
   OutcomeUnknownError,
 } from '../adapters/activecampaign';
 import { runFolder, sliceBlobName } from '../adapters/blob/runFolder';
-import { readSlice } from '../adapters/blob/slices';
 import { ensureError } from '../errors';
 import type { RunDeps, RunLogger } from './deps';
 import { PushSliceInput, type PushSliceOutput } from './payloads';
-import { appendPushLog, appendSending, isCanceled, type PushLogEntry, readPushLog } from './runBlobs';
+import { isCanceled, type PushLogEntry, PushLogWriter, readPushLog } from './runBlobs';
+import { cachedSlice } from './sliceCache';
+
+/** How often a Push looks at the run's cancel marker (ms). */
+const CANCEL_LOOK_MS = 1_000;
 
 /** The connection and API key of an export, for one activity execution. */
 export async function clientForExport(deps: RunDeps, exportId: string, logger?: RunLogger) {
@@ -40,9 +43,20 @@ export async function pushSlice(
   const input = PushSliceInput.parse(rawInput);
   const folder = runFolder(input.exportId, input.runId);
   const [slice, log] = await Promise.all([
-    readSlice(deps.work, sliceBlobName(folder, input.slice)),
+    cachedSlice(deps.work, sliceBlobName(folder, input.slice)),
     readPushLog(deps.work, folder, input.slice),
   ]);
+  const writer = new PushLogWriter(deps.work, folder, input.slice);
+  // The cancel marker is looked at before the first request and then at most once a second.
+  let canceledAt = false;
+  let lookedAt = -Infinity;
+  const isRunCanceled = async () => {
+    if (canceledAt) return true;
+    if (deps.now() - lookedAt < CANCEL_LOOK_MS) return false;
+    lookedAt = deps.now();
+    canceledAt = await isCanceled(deps.work, folder);
+    return canceledAt;
+  };
   const done = new Map(log.entries.map((e) => [`${e.request}:${e.attempt}`, e]));
   const indexes = input.requests ?? slice.requests.map((_, i) => i);
   const { client } = await clientForExport(deps, input.exportId, logger);
@@ -58,14 +72,14 @@ export async function pushSlice(
       submitted.push(previous);
       continue;
     }
-    if (canceled.length > 0 || (await isCanceled(deps.work, folder))) {
+    if (await isRunCanceled()) {
       canceled.push(index);
       continue;
     }
     // An earlier execution began this send and recorded no outcome (the host stopped in between):
     // ActiveCampaign may have received it, so this send may apply its contacts a second time (reported).
     const resumed = log.interrupted.has(`${index}:${input.attempt}`) ? 1 : 0;
-    await appendSending(deps.work, folder, input.slice, { request: index, attempt: input.attempt });
+    await writer.sending({ request: index, attempt: input.attempt });
     let entry: PushLogEntry;
     try {
       const accepted = await client.bulkImport(staged.body as BulkImportRequest);
@@ -93,9 +107,10 @@ export async function pushSlice(
         ...(resends > 0 ? { ambiguousResends: resends } : {}),
       };
     }
-    await appendPushLog(deps.work, folder, input.slice, entry);
+    writer.outcome(entry);
     submitted.push(entry);
   }
+  await writer.flush();
   logger?.log(
     `Pushed slice ${input.slice} (attempt ${input.attempt}): ${submitted.filter((s) => s.batchId).length} queued, ` +
       `${submitted.filter((s) => !s.batchId).length} not queued, ${canceled.length} canceled`,

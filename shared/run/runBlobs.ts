@@ -76,31 +76,45 @@ export async function readPushLog(
   return log;
 }
 
-/** Records that a request is about to be sent (so a crash before its outcome is recorded is noticed). */
-export async function appendSending(
-  container: ContainerClient,
-  folder: string,
-  slice: number,
-  sending: { request: number; attempt: number },
-): Promise<void> {
-  await appendLine(container, pushLogBlobName(folder, slice), JSON.stringify({ sending }));
-}
+/**
+ * Writes a slice's push log with one append per request: the outcome of the request before and the
+ * "sending" line of the next one go out together, before that next request is sent. So every outcome is
+ * stored before anything else is sent, and a send that a crash cut short shows as a "sending" line
+ * without an outcome.
+ */
+export class PushLogWriter {
+  private created = false;
+  private queued: string[] = [];
 
-async function appendLine(container: ContainerClient, blobName: string, text: string): Promise<void> {
-  const blob = container.getAppendBlobClient(blobName);
-  await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
-  const line = `${text}\n`;
-  await blob.appendBlock(line, Buffer.byteLength(line));
-}
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly folder: string,
+    private readonly slice: number,
+  ) {}
 
-/** Appends one entry to a slice's push log (creating it on first use). */
-export async function appendPushLog(
-  container: ContainerClient,
-  folder: string,
-  slice: number,
-  entry: PushLogEntry,
-): Promise<void> {
-  await appendLine(container, pushLogBlobName(folder, slice), JSON.stringify(PushLogEntry.parse(entry)));
+  /** Queues a request's outcome (written with the next `sending`, or by `flush`). */
+  outcome(entry: PushLogEntry): void {
+    this.queued.push(JSON.stringify(PushLogEntry.parse(entry)));
+  }
+
+  /** Writes the queued outcomes and the line saying this request is about to be sent. */
+  async sending(sending: { request: number; attempt: number }): Promise<void> {
+    this.queued.push(JSON.stringify({ sending }));
+    await this.flush();
+  }
+
+  /** Writes what is queued. */
+  async flush(): Promise<void> {
+    if (this.queued.length === 0) return;
+    const blob = this.container.getAppendBlobClient(pushLogBlobName(this.folder, this.slice));
+    if (!this.created) {
+      await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
+      this.created = true;
+    }
+    const text = `${this.queued.join('\n')}\n`;
+    this.queued = [];
+    await blob.appendBlock(text, Buffer.byteLength(text));
+  }
 }
 
 /** A settled contact that ActiveCampaign did not confirm. */
