@@ -170,7 +170,7 @@ export async function importContacts(
     rejected.push({
       email: contact.email,
       status: 'rejected',
-      reason: `contact is ${bytes} bytes as JSON; a bulk import must be under ${MAX_BULK_IMPORT_BYTES} bytes`,
+      reason: `contact is ${bytes} bytes as JSON; a bulk import may carry at most ${MAX_BULK_IMPORT_BYTES} bytes`,
     }),
   );
   const result = await pushAndReconcile(client, requests, [], options, Math.max(1, options.concurrency ?? 4));
@@ -230,7 +230,9 @@ interface TrackedBatch {
  *   Before any batch has completed, no batch is looked at younger than the oldest age at which one was still
  *   pending (the oldest batch probes; the others do not ask the same question). Afterwards a batch's first
  *   look is at 80% of the quickest completion seen (so the estimate can still fall), then every 10% of its
- *   age (at least `firstPollDelayMs / 4`, at most `maxPollDelayMs`).
+ *   age (at least `firstPollDelayMs / 4`, at most `maxPollDelayMs`), and at the quickest completion's age
+ *   when that comes first. Ages are taken when a look is sent (after its wait for the request budget), so
+ *   the quickest completion is close to the real processing time however long the looks queued.
  */
 async function pushAndReconcile(
   client: ActiveCampaignClient,
@@ -349,8 +351,12 @@ async function pushAndReconcile(
     polls++;
     batch.polled++;
     let outcome: BatchOutcome;
+    // The batch's age when the look left, not when its answer came back: a poll may wait behind bulk slots
+    // for a second or more, and an age taken at the answer would teach the loop a processing time too long.
+    let sentAt = clock.now();
     try {
-      outcome = toBatchOutcome(await client.getImportInfo(batch.batchId), emailsOf(batch.request));
+      const info = await client.getImportInfo(batch.batchId, (at) => (sentAt = at));
+      outcome = toBatchOutcome(info, emailsOf(batch.request));
     } catch (error) {
       if (!(error instanceof ActiveCampaignError)) throw error;
       if (!isRetryable(error)) {
@@ -360,7 +366,7 @@ async function pushAndReconcile(
       // The client already retried; look again later.
       return again(batch, `import/info failing (${error.message})`);
     }
-    const age = clock.now() - batch.acceptedAt;
+    const age = sentAt - batch.acceptedAt;
     if (outcome.state === 'pending') {
       pendingAge = Math.max(pendingAge, Math.min(age, maxPoll));
       const last =
@@ -419,7 +425,10 @@ async function pushAndReconcile(
       return;
     }
     const age = clock.now() - batch.acceptedAt;
-    batch.nextAge = age + Math.min(maxPoll, Math.max(firstPoll / 4, age * 0.1));
+    const step = Math.min(maxPoll, Math.max(firstPoll / 4, age * 0.1));
+    // A batch still pending short of the quickest completion seen is next looked at when it reaches that age,
+    // if that comes before the next step: the look most likely to find it done, and no later than needed.
+    batch.nextAge = completedAge > age ? Math.min(age + step, completedAge) : age + step;
     batch.last = last;
     pending.push(batch);
   };

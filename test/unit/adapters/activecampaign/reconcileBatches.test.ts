@@ -174,4 +174,62 @@ describe('importContacts', () => {
     });
     expect(result.outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
   });
+
+  it('sends the first bulk import before the rest of the input is checked when the input spans many requests', async () => {
+    const read = new Set<number>();
+    const contacts = Array.from({ length: 1_000 }, (_, i) => ({
+      get email() {
+        read.add(i);
+        return `c${i}@example.com`;
+      },
+    }));
+    let readAtFirstImport = -1;
+    let batch = 0;
+    const client = stubClient(
+      () => ({ status: 'completed' }),
+      () => {
+        if (readAtFirstImport < 0) readAtFirstImport = read.size;
+        return { success: 1, queued_contacts: 250, batchId: `batch-${++batch}` };
+      },
+    );
+
+    const result = await importContacts(client, contacts, { clock: fakeClock(), concurrency: 1 });
+
+    // The first request's 250 contacts and the one that ended it were read; the other 749 not yet.
+    expect(readAtFirstImport).toBe(251);
+    expect(result.outcomes.filter((o) => o.status === 'confirmed')).toHaveLength(1_000);
+  });
+
+  it('rejects a contact too large for any bulk import with its size and still sends the others', async () => {
+    const huge = { email: 'huge@example.com', first_name: 'x'.repeat(400_000) };
+    const sent: string[] = [];
+    const client = stubClient(
+      () => ({ status: 'completed' }),
+      (r) => {
+        sent.push(...r.contacts.map((c) => c.email));
+        return { success: 1, queued_contacts: r.contacts.length, batchId: 'A' };
+      },
+    );
+
+    const result = await importContacts(
+      client,
+      [{ email: 'a@example.com' }, huge, { email: 'b@example.com' }],
+      {
+        clock: fakeClock(),
+      },
+    );
+
+    expect(sent).toEqual(['a@example.com', 'b@example.com']);
+    expect(result.outcomes[0]).toEqual({
+      email: 'huge@example.com',
+      status: 'rejected',
+      reason: expect.stringMatching(
+        /^contact is 40\d{4} bytes as JSON; a bulk import may carry at most 399999 bytes$/,
+      ) as string,
+    });
+    expect(result.outcomes.slice(1).map((o) => [o.email, o.status])).toEqual([
+      ['a@example.com', 'confirmed'],
+      ['b@example.com', 'confirmed'],
+    ]);
+  });
 });
