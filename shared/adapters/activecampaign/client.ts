@@ -227,14 +227,9 @@ export class ActiveCampaignClient {
     return { ...data, ambiguousResends: lostResponses };
   }
 
-  /**
-   * `GET /api/3/import/info?batchId=`: one look at a batch (the Durable orchestration polls with timers).
-   * `onSend` is told the clock time each attempt leaves (after its wait for the rate budget): the answer
-   * describes the batch as of the last such time, not as of when it arrives.
-   */
-  async getImportInfo(batchId: string, onSend?: (at: number) => void): Promise<ImportInfo> {
-    const path = `import/info?batchId=${encodeURIComponent(batchId)}`;
-    return (await this.send('GET', path, importInfoSchema, { onSend })).data;
+  /** `GET /api/3/import/info?batchId=`: one look at a batch (the Durable orchestration polls with timers). */
+  async getImportInfo(batchId: string): Promise<ImportInfo> {
+    return this.call('GET', `import/info?batchId=${encodeURIComponent(batchId)}`, importInfoSchema);
   }
 
   /** Sends one call with pacing and bounded retries; returns the parsed body or throws an ActiveCampaignError. */
@@ -255,7 +250,7 @@ export class ActiveCampaignClient {
     method: 'GET' | 'POST',
     path: string,
     schema: S,
-    options: { body?: string; kind?: BudgetKind; onSend?: (at: number) => void } = {},
+    options: { body?: string; kind?: BudgetKind } = {},
   ): Promise<{ data: z.infer<S>; lostResponses: number }> {
     const maxAmbiguousResends = Math.max(0, this.policy.maxAmbiguousResends ?? 1);
     let lostResponses = 0;
@@ -277,7 +272,6 @@ export class ActiveCampaignClient {
         // The previous attempt may have been applied by ActiveCampaign; this one may apply the same contacts again.
         if (lastLost) this.stats.ambiguousBulkResubmissions++;
       }
-      options.onSend?.(this.clock.now());
       try {
         return { data: await this.attempt(request, schema, options.body), lostResponses };
       } catch (error) {

@@ -230,9 +230,10 @@ interface TrackedBatch {
  *   Before any batch has completed, no batch is looked at younger than the oldest age at which one was still
  *   pending (the oldest batch probes; the others do not ask the same question). Afterwards a batch's first
  *   look is at 80% of the quickest completion seen (so the estimate can still fall), then every 10% of its
- *   age (at least `firstPollDelayMs / 4`, at most `maxPollDelayMs`), and at the quickest completion's age
- *   when that comes first. Ages are taken when a look is sent (after its wait for the request budget), so
- *   the quickest completion is close to the real processing time however long the looks queued.
+ *   age (at least `firstPollDelayMs / 4`, at most `maxPollDelayMs`), or at the quickest completion's age
+ *   when that comes first. Ages are taken when an answer arrives: a look that waited for its request slot
+ *   still reports the batch as of its send (the same age but the round trip), and a slow answer is thereby
+ *   counted in the estimate, so the next batches' looks come back with their answer at about the right time.
  */
 async function pushAndReconcile(
   client: ActiveCampaignClient,
@@ -351,12 +352,8 @@ async function pushAndReconcile(
     polls++;
     batch.polled++;
     let outcome: BatchOutcome;
-    // The batch's age when the look left, not when its answer came back: a poll may wait behind bulk slots
-    // for a second or more, and an age taken at the answer would teach the loop a processing time too long.
-    let sentAt = clock.now();
     try {
-      const info = await client.getImportInfo(batch.batchId, (at) => (sentAt = at));
-      outcome = toBatchOutcome(info, emailsOf(batch.request));
+      outcome = toBatchOutcome(await client.getImportInfo(batch.batchId), emailsOf(batch.request));
     } catch (error) {
       if (!(error instanceof ActiveCampaignError)) throw error;
       if (!isRetryable(error)) {
@@ -366,7 +363,7 @@ async function pushAndReconcile(
       // The client already retried; look again later.
       return again(batch, `import/info failing (${error.message})`);
     }
-    const age = sentAt - batch.acceptedAt;
+    const age = clock.now() - batch.acceptedAt;
     if (outcome.state === 'pending') {
       pendingAge = Math.max(pendingAge, Math.min(age, maxPoll));
       const last =
