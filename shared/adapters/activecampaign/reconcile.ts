@@ -9,8 +9,7 @@
  */
 import { isRetryable } from '../../errors';
 import { bulkImportRequestsOf, isAcceptableEmail } from './batches';
-import { MAX_BULK_IMPORT_BYTES } from './client';
-import type { ActiveCampaignClient } from './client';
+import { type ActiveCampaignClient, MAX_BULK_IMPORT_BYTES } from './client';
 import type { Clock } from './clock';
 import {
   ActiveCampaignError,
