@@ -27,6 +27,19 @@ export function toBulkImportRequests(
   contacts: readonly BulkImportContact[],
   options: BulkRequestOptions = {},
 ): BulkImportRequest[] {
+  return [...bulkImportRequestsOf(contacts, options)];
+}
+
+/**
+ * Cuts contacts into bulk import requests lazily, in input order: each request is built when it is asked for,
+ * so the first can be sent while the rest of a large input is still unread. A contact too large for any
+ * request goes to `tooLarge` (with its size in bytes) and is skipped; without `tooLarge` it throws RangeError.
+ */
+export function* bulkImportRequestsOf(
+  contacts: Iterable<BulkImportContact>,
+  options: BulkRequestOptions = {},
+  tooLarge?: (contact: BulkImportContact, bytes: number) => void,
+): Generator<BulkImportRequest, void, undefined> {
   const maxContacts = options.maxContacts ?? MAX_CONTACTS_PER_BULK_IMPORT;
   const maxBytes = options.maxBytes ?? MAX_BULK_IMPORT_BYTES;
   const envelope = (list: BulkImportContact[]): BulkImportRequest => ({
@@ -34,20 +47,22 @@ export function toBulkImportRequests(
     exclude_automations: options.excludeAutomations ?? true,
   });
   const overhead = Buffer.byteLength(JSON.stringify(envelope([])));
-  const requests: BulkImportRequest[] = [];
   let current: BulkImportContact[] = [];
   let bytes = overhead;
   for (const contact of contacts) {
     const size = Buffer.byteLength(JSON.stringify(contact)) + 1; // +1 for the separating comma
-    if (overhead + size > maxBytes) throw new RangeError(`one contact alone exceeds ${maxBytes} bytes`);
+    if (overhead + size > maxBytes) {
+      if (!tooLarge) throw new RangeError(`one contact alone exceeds ${maxBytes} bytes`);
+      tooLarge(contact, size - 1);
+      continue;
+    }
     if (current.length > 0 && (current.length >= maxContacts || bytes + size > maxBytes)) {
-      requests.push(envelope(current));
+      yield envelope(current);
       current = [];
       bytes = overhead;
     }
     current.push(contact);
     bytes += size;
   }
-  if (current.length > 0) requests.push(envelope(current));
-  return requests;
+  if (current.length > 0) yield envelope(current);
 }

@@ -8,8 +8,8 @@
  * report each contact as confirmed or rejected with a reason.
  */
 import { isRetryable } from '../../errors';
-import { isAcceptableEmail, toBulkImportRequests } from './batches';
-import type { ActiveCampaignClient } from './client';
+import { bulkImportRequestsOf, isAcceptableEmail } from './batches';
+import { type ActiveCampaignClient, MAX_BULK_IMPORT_BYTES } from './client';
 import type { Clock } from './clock';
 import {
   ActiveCampaignError,
@@ -153,39 +153,48 @@ export interface ImportContactsOptions extends ReconcileOptions {
 }
 
 /**
- * Non-durable end-to-end push (tests, bench, CLI): rejects invalid and duplicate emails locally, submits
- * the rest in bulk requests, reconciles every batch WHILE pushing goes on, and returns one outcome per input
- * contact.
+ * Non-durable end-to-end push (tests, bench, CLI): rejects invalid, duplicate and oversized contacts locally,
+ * submits the rest in bulk requests, reconciles every batch WHILE pushing goes on, and returns one outcome per
+ * input contact (the local rejections first). The input is checked and cut into requests as the push goes: the
+ * first request is sent once its 250 contacts are checked, not after the whole input (25,000 contacts take a
+ * few hundred ms to check, a delay before the first bulk slot that no later slot makes up).
  */
 export async function importContacts(
   client: ActiveCampaignClient,
   contacts: readonly BulkImportContact[],
   options: ImportContactsOptions,
 ): Promise<ReconcileResult> {
-  const outcomes: ContactOutcome[] = [];
+  const rejected: ContactOutcome[] = [];
+  const requests = bulkImportRequestsOf(checkedContacts(contacts, rejected), {}, (contact, bytes) =>
+    rejected.push({
+      email: contact.email,
+      status: 'rejected',
+      reason: `contact is ${bytes} bytes as JSON; a bulk import may carry at most ${MAX_BULK_IMPORT_BYTES} bytes`,
+    }),
+  );
+  const result = await pushAndReconcile(client, requests, [], options, Math.max(1, options.concurrency ?? 4));
+  return { ...result, outcomes: [...rejected, ...result.outcomes] };
+}
+
+/** The contacts worth sending, in order, as they are read; each invalid or repeated one goes to `rejected`. */
+function* checkedContacts(
+  contacts: readonly BulkImportContact[],
+  rejected: ContactOutcome[],
+): Generator<BulkImportContact, void, undefined> {
   const seen = new Set<string>();
-  const valid: BulkImportContact[] = [];
   for (const contact of contacts) {
     const key = contact.email.trim().toLowerCase();
     if (!contact.email.trim())
-      outcomes.push({ email: contact.email, status: 'rejected', reason: 'missing email' });
+      rejected.push({ email: contact.email, status: 'rejected', reason: 'missing email' });
     else if (!isAcceptableEmail(contact.email)) {
-      outcomes.push({ email: contact.email, status: 'rejected', reason: 'invalid email format' });
+      rejected.push({ email: contact.email, status: 'rejected', reason: 'invalid email format' });
     } else if (seen.has(key)) {
-      outcomes.push({ email: contact.email, status: 'rejected', reason: 'duplicate email' });
+      rejected.push({ email: contact.email, status: 'rejected', reason: 'duplicate email' });
     } else {
       seen.add(key);
-      valid.push(contact);
+      yield contact;
     }
   }
-  const result = await pushAndReconcile(
-    client,
-    toBulkImportRequests(valid),
-    [],
-    options,
-    Math.max(1, options.concurrency ?? 4),
-  );
-  return { ...result, outcomes: [...outcomes, ...result.outcomes] };
 }
 
 /** A batch being reconciled. */
@@ -204,7 +213,8 @@ interface TrackedBatch {
 }
 
 /**
- * The engine of `importContacts` and `reconcileBatches`. Pushers submit `requests` (`pushers` at a time);
+ * The engine of `importContacts` and `reconcileBatches`. Pushers submit `requests` (`pushers` at a time, each
+ * taking the next request from the iterator when it is ready to send one);
  * pollers look at every accepted batch as it becomes due, while pushing goes on; a `failed`/`interrupted`
  * batch is resubmitted by the poller that saw it, at once.
  *
@@ -219,11 +229,14 @@ interface TrackedBatch {
  *   Before any batch has completed, no batch is looked at younger than the oldest age at which one was still
  *   pending (the oldest batch probes; the others do not ask the same question). Afterwards a batch's first
  *   look is at 80% of the quickest completion seen (so the estimate can still fall), then every 10% of its
- *   age (at least `firstPollDelayMs / 4`, at most `maxPollDelayMs`).
+ *   age (at least `firstPollDelayMs / 4`, at most `maxPollDelayMs`), or at the quickest completion's age
+ *   when that comes first. Ages are taken when an answer arrives: a look that waited for its request slot
+ *   still reports the batch as of its send (the same age but the round trip), and a slow answer is thereby
+ *   counted in the estimate, so the next batches' looks come back with their answer at about the right time.
  */
 async function pushAndReconcile(
   client: ActiveCampaignClient,
-  requests: readonly BulkImportRequest[],
+  requests: Iterable<BulkImportRequest>,
   submitted: readonly SubmittedBatch[],
   options: ReconcileOptions,
   pushers: number,
@@ -301,12 +314,24 @@ async function pushAndReconcile(
 
   for (const batch of submitted) track(batch.batchId, batch.request, 0, (batch.ambiguousResends ?? 0) > 0);
 
-  let nextRequest = 0;
+  const source = requests[Symbol.iterator]();
+  // With no pusher (reconcileBatches) nothing is pushed, so pollers share the whole budget from the start.
+  let exhausted = pushers === 0;
+  const nextRequest = (): BulkImportRequest | undefined => {
+    if (exhausted) return undefined;
+    const next = source.next();
+    if (next.done) exhausted = true;
+    return next.done ? undefined : next.value;
+  };
   const pusher = async () => {
     activePushers++;
     try {
-      while (nextRequest < requests.length) {
-        const request = requests[nextRequest++]!;
+      for (;;) {
+        // Building a request is synchronous work (checking and cutting 250 contacts): let the requests that
+        // already hold their slot go out first, so the first request is not held back by the next ones.
+        await nextTurn();
+        const request = nextRequest();
+        if (!request) break;
         const result = await submit(request);
         if (result instanceof ActiveCampaignError)
           outcomes.push(...emailsOf(request).map((email) => notAccepted(email, result)));
@@ -396,14 +421,17 @@ async function pushAndReconcile(
       return;
     }
     const age = clock.now() - batch.acceptedAt;
-    batch.nextAge = age + Math.min(maxPoll, Math.max(firstPoll / 4, age * 0.1));
+    const step = Math.min(maxPoll, Math.max(firstPoll / 4, age * 0.1));
+    // A batch still pending short of the quickest completion seen is next looked at when it reaches that age,
+    // if that comes before the next step: the look most likely to find it done, and no later than needed.
+    batch.nextAge = completedAge > age ? Math.min(age + step, completedAge) : age + step;
     batch.last = last;
     pending.push(batch);
   };
 
   const poller = async () => {
     for (;;) {
-      const pushing = activePushers > 0 || nextRequest < requests.length;
+      const pushing = activePushers > 0 || !exhausted;
       if (pending.length === 0 || (pushing && pollCredit === 0)) {
         if (!pushing && inFlight === 0 && pending.length === 0) return;
         await changed.promise;
@@ -430,11 +458,13 @@ async function pushAndReconcile(
     }
   };
 
-  await Promise.all([
-    ...Array.from({ length: Math.min(pushers, requests.length) }, pusher),
-    ...Array.from({ length: pollers }, poller),
-  ]);
+  await Promise.all([...Array.from({ length: pushers }, pusher), ...Array.from({ length: pollers }, poller)]);
   return { outcomes, resubmits, polls, requests: requestCounts };
+}
+
+/** Resolves after the event loop's pending I/O and timers have had their turn. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** A promise with its resolve function, to wake waiters. */

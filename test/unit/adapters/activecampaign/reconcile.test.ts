@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
-import { isAcceptableEmail, toBulkImportRequests } from '../../../../shared/adapters/activecampaign/batches';
+import {
+  bulkImportRequestsOf,
+  isAcceptableEmail,
+  toBulkImportRequests,
+} from '../../../../shared/adapters/activecampaign/batches';
 import {
   ACTIVECAMPAIGN_SKIPPED_REASON,
   describeFailureReasons,
@@ -129,7 +133,42 @@ describe('toBulkImportRequests', () => {
     expect(requests.flatMap((r) => r.contacts)).toHaveLength(250);
   });
 
+  it('still throws RangeError when one contact alone is too large for a request', () => {
+    expect(() => toBulkImportRequests([{ email: 'a@b.co', first_name: 'x'.repeat(400_000) }])).toThrow(
+      RangeError,
+    );
+  });
+
   it('sets exclude_automations by default', () => {
     expect(toBulkImportRequests([{ email: 'a@b.co' }])[0]?.exclude_automations).toBe(true);
+  });
+});
+
+describe('bulkImportRequestsOf', () => {
+  it('builds each request only when asked for it when the input is read lazily', () => {
+    let read = 0;
+    function* contacts() {
+      for (let i = 0; i < 600; i++) {
+        read++;
+        yield { email: `c${i}@example.com` };
+      }
+    }
+    const requests = bulkImportRequestsOf(contacts());
+    expect(read).toBe(0);
+    expect(requests.next().value?.contacts).toHaveLength(250);
+    expect(read).toBe(251);
+    expect([...requests].map((r) => r.contacts.length)).toEqual([250, 100]);
+  });
+
+  it('hands a contact too large for any request to tooLarge and skips it when tooLarge is given', () => {
+    const tooLarge: [string, number][] = [];
+    const big = { email: 'big@example.com', first_name: 'x'.repeat(400_000) };
+    const requests = [
+      ...bulkImportRequestsOf([{ email: 'a@b.co' }, big, { email: 'c@d.co' }], {}, (c, bytes) =>
+        tooLarge.push([c.email, bytes]),
+      ),
+    ];
+    expect(requests.map((r) => r.contacts.map((c) => c.email))).toEqual([['a@b.co', 'c@d.co']]);
+    expect(tooLarge).toEqual([['big@example.com', Buffer.byteLength(JSON.stringify(big))]]);
   });
 });
