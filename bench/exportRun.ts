@@ -81,8 +81,10 @@ async function main(): Promise<void> {
       KEY_VAULT_URL: keyVault.url,
       LOCAL_DEV_MODE: 'true',
       ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP: 'true',
-      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: String(5 * scale),
-      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: String(BULK_PER_MINUTE * scale),
+      // ActiveCampaign's real budgets, on a client clock that runs as fast as the sandbox's.
+      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '5',
+      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: String(BULK_PER_MINUTE),
+      ACTIVECAMPAIGN_TIME_SCALE: String(scale),
       EXPORT_SCHEDULE: '0 0 0 1 1 *',
       EXPORT_POLL_FIRST_MS: String(Math.max(20, Math.round(2_000 / scale))),
       EXPORT_POLL_MAX_MS: String(Math.max(100, Math.round(30_000 / scale))),

@@ -68,6 +68,11 @@ const envSchema = z
     ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber(100),
     ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE: positiveNumber(20),
     ACTIVECAMPAIGN_ALLOWED_HOST_SUFFIXES: list(DEFAULT_ALLOWED_HOST_SUFFIXES),
+    /**
+     * Benchmarks and tests against the time-scaled sandbox only: the client's clock runs this many times
+     * faster (Retry-After, the bulk minute, timeouts), so budgets stay in ActiveCampaign's real units.
+     */
+    ACTIVECAMPAIGN_TIME_SCALE: positiveNumber(1),
     /** Local development only: allows plain http to loopback ActiveCampaign hosts (the sandbox). */
     ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP: flag,
     KEY_VAULT_URL: z.url().optional(),
@@ -79,6 +84,14 @@ const envSchema = z
     LOCAL_DEV_MODE: flag,
   })
   .superRefine((env, ctx) => {
+    if (env.ACTIVECAMPAIGN_TIME_SCALE !== 1 && !env.ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ACTIVECAMPAIGN_TIME_SCALE'],
+        message:
+          'a time scale other than 1 is for the local sandbox only (needs ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP)',
+      });
+    }
     const endpoint =
       env.SEGMENT_STORAGE_ACCOUNT_URL ??
       /BlobEndpoint=([^;]+)/i.exec(env.SEGMENT_STORAGE_CONNECTION_STRING ?? '')?.[1] ??

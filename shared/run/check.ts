@@ -11,7 +11,6 @@ import { AppError, ensureError, isRetryable } from '../errors';
 import type { RunDeps, RunLogger } from './deps';
 import { CheckSliceInput, type CheckSliceOutput } from './payloads';
 import { clientForExport } from './push';
-import { cachedSlice } from './sliceCache';
 import {
   readPushLog,
   readSliceResults,
@@ -19,6 +18,7 @@ import {
   type SliceResults,
   writeSliceResults,
 } from './runBlobs';
+import { cachedSlice } from './sliceCache';
 
 /** The reason given for contacts whose request's answer was lost: ActiveCampaign may have applied them. */
 export const OUTCOME_UNKNOWN_REASON =

@@ -25,7 +25,7 @@ import type { z } from 'zod';
 
 import type { Config } from '../../config';
 import { MAX_BULK_IMPORT_BYTES, MAX_CONTACTS_PER_BULK_IMPORT } from '../../domain/segments/requestPacker';
-import { type Clock, systemClock } from './clock';
+import { type Clock, scaledClock, systemClock } from './clock';
 import {
   type ActiveCampaignError,
   ActiveCampaignNotFoundError,
@@ -126,6 +126,9 @@ export function createActiveCampaignClient(
   deps: Omit<ActiveCampaignClientOptions, 'host' | 'apiKey' | 'hostRule' | 'limits'> = {},
 ): ActiveCampaignClient {
   return new ActiveCampaignClient({
+    ...(config.ACTIVECAMPAIGN_TIME_SCALE === 1
+      ? {}
+      : { clock: processScaledClock(config.ACTIVECAMPAIGN_TIME_SCALE) }),
     ...deps,
     host: connection.host,
     apiKey: connection.apiKey,
@@ -135,6 +138,14 @@ export function createActiveCampaignClient(
     },
     limits: rateLimitsFromConfig(config),
   });
+}
+
+let scaled: { timeScale: number; clock: Clock } | undefined;
+
+/** One scaled clock per process, so every client of an account paces on the same time base. */
+function processScaledClock(timeScale: number): Clock {
+  if (scaled?.timeScale !== timeScale) scaled = { timeScale, clock: scaledClock(timeScale) };
+  return scaled.clock;
 }
 
 /** One ActiveCampaign account, as seen through one API key. */

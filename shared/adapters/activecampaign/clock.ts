@@ -17,6 +17,21 @@ export const systemClock: Clock = {
   sleep: (ms, signal) => sleepReal(ms, signal),
 };
 
+/**
+ * A clock running `timeScale` times faster than the wall clock (a time-scaled sandbox's minute of budget
+ * passing in 60/timeScale real seconds), so Retry-After, the bulk minute and timeouts keep their meaning.
+ */
+export function scaledClock(timeScale: number): Clock {
+  if (!(timeScale > 0)) throw new RangeError('timeScale must be positive');
+  if (timeScale === 1) return systemClock;
+  const startWall = Date.now();
+  const startPerf = performance.now();
+  return {
+    now: () => startWall + (performance.now() - startPerf) * timeScale,
+    sleep: (ms, signal) => sleepReal(ms / timeScale, signal),
+  };
+}
+
 /** A real-timer sleep that honours an AbortSignal. */
 export function sleepReal(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

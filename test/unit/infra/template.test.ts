@@ -55,6 +55,8 @@ const LEFT_OUT: Partial<Record<ConfigSettingName, string>> = {
     'a connection string carries the account key; the template uses SEGMENT_STORAGE_ACCOUNT_URL with the managed identity',
   LOCAL_DEV_MODE:
     'local development only: must never be set in Azure (identities come from App Service Authentication)',
+  ACTIVECAMPAIGN_TIME_SCALE:
+    'benchmarks against the time-scaled local sandbox only (refused without ACTIVECAMPAIGN_ALLOW_LOOPBACK_HTTP); real ActiveCampaign runs at 1',
 };
 
 /** Stand-ins for values ARM computes at deployment (references to the resources it creates). */
