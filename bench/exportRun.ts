@@ -91,10 +91,18 @@ async function main(): Promise<void> {
       NODE_EXTRA_CA_CERTS: trust.caBundlePath,
       DURABLE_TASK_HUB_NAME: 'BenchExport',
     };
-    host = spawn(process.execPath, [path.join(ROOT, 'dist/dev/host/main.js'), '--app', ROOT, '--port', '0'], {
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    // BENCH_CPU_PROF=<dir>: the host writes a CPU profile there when it stops (open it in Chrome DevTools).
+    const profile = process.env.BENCH_CPU_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      : [];
+    host = spawn(
+      process.execPath,
+      [...profile, path.join(ROOT, 'dist/dev/host/main.js'), '--app', ROOT, '--port', '0'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let output = '';
     host.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
     const url = await new Promise<string>((resolve, reject) => {
