@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import {
+  EXPORT_RUN_FAILED_EVENT,
+  parseTelemetryEventLine,
+  TELEMETRY_EVENT_PREFIX,
+} from '../../../shared/telemetry';
 import { type AppStack, startAppStack } from './appStack';
 import {
   bulkContactsSent,
@@ -33,6 +38,22 @@ describe('export run guards and mirror mode', () => {
     const report = await reportOf(stack, definition.id, runId);
     expect(run.status).toBe('failed');
     expect(bulkContactsSent(stack, mark)).toBe(0);
+    // The one structured event a failed run emits, which the deployment's alert rule matches.
+    const events = stack.host
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(TELEMETRY_EVENT_PREFIX))
+      .map((line) => parseTelemetryEventLine(line.slice(line.indexOf(TELEMETRY_EVENT_PREFIX))))
+      .filter((event) => event?.runId === runId);
+    expect(events).toEqual([
+      expect.objectContaining({
+        event: EXPORT_RUN_FAILED_EVENT,
+        exportId: definition.id,
+        runId,
+        code: report.code,
+        trigger: 'http',
+      }),
+    ]);
     return report;
   }
 

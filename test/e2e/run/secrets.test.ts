@@ -15,7 +15,10 @@ describe('an export run set up through the management API', () => {
 
   beforeAll(async () => {
     stack = await startAppStack({
-      sandbox: { timeScale: 20, faults: { rate429: 0.3, failedBatchRate: 0.5, injectedRetryAfterSeconds: 1 } },
+      sandbox: {
+        timeScale: 20,
+        faults: { rate429: 0.3, failedBatchRate: 0.5, injectedRetryAfterSeconds: 1 },
+      },
     });
   });
 
