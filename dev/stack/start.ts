@@ -137,6 +137,7 @@ export async function startStack(
     const lines = [
       '',
       'Local stack ready:',
+      `  Admin page              ${hostUrl}/api/ui/   (local development mode: you are the local admin)`,
       `  Functions host          ${hostUrl}/api/   (e.g. ${hostUrl}/api/health; pid ${host.pid})`,
       `  Azurite blob            ${azurite.blobEndpoint}`,
       `  Azurite table           ${azurite.tableEndpoint}`,
