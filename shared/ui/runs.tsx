@@ -7,17 +7,10 @@ import { useEffect, useState } from 'preact/hooks';
 
 import { api, type Export, type RunRecord, type RunReport, type RunView } from './api';
 import { formatDuration, formatTime } from './fields';
+import { unsubscribesToConfirm } from './guard';
 
 /** How often a running run is polled (the status route is cheap: a table read and the custom status). */
 const POLL_MS = 1000;
-
-/** The unsubscribe count a mirror guard asks to confirm, from its report (`confirmUnsubscribes=<n>`). */
-export function unsubscribesToConfirm(report: Pick<RunReport, 'code' | 'reason'>): number | undefined {
-  if (report.code !== 'guard_unsubscribe_confirmation') return undefined;
-  const match =
-    /confirmUnsubscribes=(\d+)/.exec(report.reason ?? '') ?? /unsubscribe (\d+)/.exec(report.reason ?? '');
-  return match ? Number(match[1]) : undefined;
-}
 
 /** The runs screen of one export. */
 export function RunsScreen(props: {
