@@ -95,6 +95,7 @@ describe('the admin page (headless Chromium against npm start)', () => {
       ],
     });
     context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+    context.setDefaultTimeout(20_000);
     page = await context.newPage();
     collectErrors(page);
   }, 180_000);
@@ -130,13 +131,13 @@ describe('the admin page (headless Chromium against npm start)', () => {
   it('refuses a wrong API key with ActiveCampaign answer beside the field, then connects with the right one', async () => {
     await page.goto(stack.pageUrl);
     await expect.poll(() => page.getByText('local development mode').count()).toBe(1);
-    await page.getByRole('button', { name: 'Add connection' }).click();
+    await page.getByRole('button', { name: 'Add connection', exact: true }).click();
     await page.getByLabel('Display name').fill('Sandbox account');
     await page.getByLabel('Hostname').fill(stack.sandboxHost);
     await page.getByLabel('API key').fill('wrong-key-123456');
     await page.getByLabel('Allow contributors to use this connection').check();
     await page.getByLabel('I agree to data privacy and compliance').check();
-    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
     const keyError = page.locator('#connection-apiKey-error');
     await keyError.waitFor();
     expect(await keyError.textContent()).toContain('refused the API key');
@@ -146,7 +147,7 @@ describe('the admin page (headless Chromium against npm start)', () => {
     );
 
     await page.getByLabel('API key').fill(stack.sandboxKey);
-    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await page.getByRole('cell', { name: 'Sandbox account' }).waitFor();
     expect(await page.getByRole('status').first().textContent()).toContain('ActiveCampaign accepted the key');
     expect(await page.getByRole('cell', { name: 'Admins and contributors' }).count()).toBe(1);
@@ -155,10 +156,10 @@ describe('the admin page (headless Chromium against npm start)', () => {
 
   it('defines an export with the segment picker, and saving does not run it', async () => {
     await page.getByRole('button', { name: 'Exports', exact: true }).click();
-    await page.getByRole('button', { name: 'Add export' }).click();
+    await page.getByRole('button', { name: 'Add export', exact: true }).click();
     await page.getByLabel('Export name').fill(EXPORT_NAME);
     await page.getByLabel('List ID').fill('1');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     // The API's field errors appear beside their fields.
     await page.locator('#export-email-error').waitFor();
     expect(await page.getByLabel('Email', { exact: true }).getAttribute('aria-invalid')).toBe('true');
@@ -167,7 +168,7 @@ describe('the admin page (headless Chromium against npm start)', () => {
     await page.getByLabel('First name').fill('FirstName');
     await page.getByLabel('Last name').fill('LastName');
     await page.getByLabel(/^people \(1 file/).check();
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByRole('cell', { name: EXPORT_NAME, exact: true }).waitFor();
     expect(await page.getByRole('cell', { name: 'Never run' }).count()).toBe(1);
     expect(await page.getByRole('cell', { name: 'Sandbox account' }).count()).toBe(1);
@@ -208,7 +209,7 @@ describe('the admin page (headless Chromium against npm start)', () => {
     // Slow ActiveCampaign down so the run is still sending when Cancel is pressed.
     await sandbox('faults', { latencyMs: 4000 });
     try {
-      await page.getByRole('button', { name: 'Back to exports' }).click();
+      await page.getByRole('button', { name: 'Back to exports', exact: true }).click();
       await page.getByRole('button', { name: `Run ${EXPORT_NAME}` }).click();
       const cancel = page.getByRole('button', { name: 'Cancel', exact: true });
       await cancel.waitFor({ timeout: 30_000 });
@@ -238,7 +239,7 @@ describe('the admin page (headless Chromium against npm start)', () => {
       expect(headers).toEqual(['Display name', 'Type']);
       const text = (await view.textContent('main')) ?? '';
       expect(text).not.toContain(stack.sandboxHost);
-      expect(await view.getByRole('button', { name: 'Add connection' }).count()).toBe(0);
+      expect(await view.getByRole('button', { name: 'Add connection', exact: true }).count()).toBe(0);
       await view.getByRole('button', { name: 'Exports', exact: true }).click();
       await view.getByRole('cell', { name: EXPORT_NAME, exact: true }).waitFor();
       expect(await view.getByRole('button', { name: `Run ${EXPORT_NAME}` }).count()).toBe(1);
@@ -249,15 +250,15 @@ describe('the admin page (headless Chromium against npm start)', () => {
 
   it('labels every form control on every screen and form', async () => {
     await page.getByRole('button', { name: 'Connections', exact: true }).click();
-    await page.getByRole('button', { name: 'Add connection' }).click();
+    await page.getByRole('button', { name: 'Add connection', exact: true }).click();
     expect(await unlabelledControls(page)).toEqual([]);
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
     await page.getByRole('button', { name: 'Exports', exact: true }).click();
     await page.getByRole('button', { name: `Edit ${EXPORT_NAME}` }).click();
-    await page.getByRole('button', { name: 'Add custom field' }).click();
+    await page.getByRole('button', { name: 'Add custom field', exact: true }).click();
     await page.getByLabel(/^people \(/).waitFor();
     expect(await unlabelledControls(page)).toEqual([]);
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
     await page.getByRole('button', { name: `Runs of ${EXPORT_NAME}` }).click();
     await page
       .getByRole('button', { name: /^Show run started/ })
@@ -269,7 +270,7 @@ describe('the admin page (headless Chromium against npm start)', () => {
 
   it('is usable at phone width: nothing scrolls sideways and the actions stay reachable', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
-    await page.getByRole('button', { name: 'Back to exports' }).click();
+    await page.getByRole('button', { name: 'Back to exports', exact: true }).click();
     await page.getByRole('cell', { name: EXPORT_NAME, exact: true }).waitFor();
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
