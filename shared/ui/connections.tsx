@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 
 import { type AdminConnection, api, ApiError, type Connection, isAdminView } from './api';
-import { CheckboxField, FieldErrors, FormErrors, formatTime, TextField } from './fields';
+import { CheckboxField, FieldErrors, formatTime, FormErrors, TextField } from './fields';
 
 interface Props {
   admin: boolean;
@@ -120,7 +120,7 @@ function ConnectionRow(props: {
               disabled={busy}
               aria-label={`Verify ${name}`}
               onClick={() =>
-                act(async () => {
+                void act(async () => {
                   const result = await api.verifyConnection(full.id);
                   await props.reload();
                   return `${name}: ActiveCampaign accepted the key (verified ${formatTime(result.verifiedAt)})`;
@@ -145,7 +145,7 @@ function ConnectionRow(props: {
                   disabled={busy}
                   aria-label={`Confirm deleting ${name}`}
                   onClick={() =>
-                    act(async () => {
+                    void act(async () => {
                       await api.deleteConnection(full.id, false);
                       await props.reload();
                       return `Connection ${name} deleted`;
@@ -176,7 +176,7 @@ function ConnectionRow(props: {
                   class="danger"
                   aria-label={`Detach exports and delete ${name}`}
                   onClick={() =>
-                    act(async () => {
+                    void act(async () => {
                       await api.deleteConnection(full.id, true);
                       await props.reload();
                       return `Connection ${name} deleted; its exports were kept without a connection`;
@@ -243,7 +243,12 @@ function ConnectionForm(props: { existing?: AdminConnection; onDone: (message?: 
 
   const prefix = existing ? 'edit-connection' : 'connection';
   return (
-    <form class="card" onSubmit={submit} aria-labelledby={`${prefix}-title`} noValidate>
+    <form
+      class="card"
+      onSubmit={(event) => void submit(event)}
+      aria-labelledby={`${prefix}-title`}
+      noValidate
+    >
       <h3 id={`${prefix}-title`}>
         {existing ? `Edit connection ${existing.displayName}` : 'Add connection'}
       </h3>

@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 import { api, type Connection, type Export, type ExportInput, type RunRecord, type Segment } from './api';
-import { CheckboxField, FieldErrors, FormErrors, formatTime, SelectField, TextField } from './fields';
+import { CheckboxField, FieldErrors, formatTime, FormErrors, SelectField, TextField } from './fields';
 
 interface Props {
   exports: Export[];
@@ -181,7 +181,7 @@ function ExportRow(
           disabled={busy}
           aria-label={`Turn schedule ${d.schedule === 'refresh' ? 'off' : 'on'} for ${d.name}`}
           onClick={() =>
-            act(async () => {
+            void act(async () => {
               const schedule = d.schedule === 'refresh' ? 'off' : 'refresh';
               await api.updateExport(d.id, { schedule });
               props.notify(`${d.name}: schedule ${schedule === 'refresh' ? 'on' : 'off'}`);
@@ -199,7 +199,7 @@ function ExportRow(
               disabled={busy}
               aria-label={`Confirm removing ${d.name}`}
               onClick={() =>
-                act(async () => {
+                void act(async () => {
                   await api.deleteExport(d.id);
                   props.notify(`Export ${d.name} removed`);
                   await props.reload();
@@ -319,7 +319,12 @@ function ExportForm(props: {
   const title = props.editing.mode === 'edit' ? `Edit export ${of?.name ?? ''}` : 'Add export';
   const segmentsError = errors.take('segments', true) ?? errors.take('segments');
   return (
-    <form class="card" onSubmit={submit} aria-labelledby="export-form-title" noValidate>
+    <form
+      class="card"
+      onSubmit={(event) => void submit(event)}
+      aria-labelledby="export-form-title"
+      noValidate
+    >
       <h3 id="export-form-title">{title}</h3>
       <TextField
         id="export-name"

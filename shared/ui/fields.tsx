@@ -80,7 +80,7 @@ export function TextField(props: TextFieldProps) {
         autoFocus={props.autoFocus}
         aria-invalid={props.error ? 'true' : undefined}
         aria-describedby={describedBy(hintId, errorId)}
-        onInput={(event) => props.onValue((event.currentTarget as HTMLInputElement).value)}
+        onInput={(event) => props.onValue(event.currentTarget.value)}
       />
       {props.hint ? (
         <small id={hintId} class="hint">
@@ -114,7 +114,7 @@ export function CheckboxField(props: {
         checked={props.checked}
         aria-invalid={props.error ? 'true' : undefined}
         aria-describedby={errorId}
-        onChange={(event) => props.onChecked((event.currentTarget as HTMLInputElement).checked)}
+        onChange={(event) => props.onChecked(event.currentTarget.checked)}
       />
       <label for={props.id}>{props.label}</label>
       {props.error ? (
@@ -145,7 +145,7 @@ export function SelectField(props: {
         value={props.value}
         aria-invalid={props.error ? 'true' : undefined}
         aria-describedby={errorId}
-        onChange={(event) => props.onValue((event.currentTarget as HTMLSelectElement).value)}
+        onChange={(event) => props.onValue(event.currentTarget.value)}
       >
         {props.children}
       </select>
@@ -161,7 +161,7 @@ export function SelectField(props: {
 /** The form's summary: the API's message and the details no field showed (render it after the fields). */
 export function FormErrors({ errors }: { errors: FieldErrors }) {
   if (!errors.error) return null;
-  const message = errors.error instanceof Error ? errors.error.message : String(errors.error);
+  const message = errors.error instanceof Error ? errors.error.message : 'The request failed';
   const rest = errors.rest();
   return (
     <div class="form-errors" role="alert">

@@ -12,7 +12,7 @@ import { type Browser, type BrowserContext, chromium, type ConsoleMessage, type 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeClientPrincipal } from '../../../shared/http/principal';
-import { startStackProcess, type StackProcess, stopStackProcess } from './stackProcess';
+import { type StackProcess, startStackProcess, stopStackProcess } from './stackProcess';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.resolve(__dirname, '../../../docs/admin-page.png');
