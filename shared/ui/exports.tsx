@@ -8,6 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 
 import { api, type Connection, type Export, type ExportInput, type RunRecord, type Segment } from './api';
 import { CheckboxField, FieldErrors, formatTime, FormErrors, SelectField, TextField } from './fields';
+import { runStatusWords } from './status';
 
 interface Props {
   exports: Export[];
@@ -146,7 +147,7 @@ function ExportRow(
       <td data-label="Connection">{props.connectionName}</td>
       <td data-label="Last run">
         {props.lastRun ? (
-          <span class={`status status-${props.lastRun.status}`}>{props.lastRun.status}</span>
+          <span class={`status status-${props.lastRun.status}`}>{runStatusWords(props.lastRun.status)}</span>
         ) : (
           'Never run'
         )}

@@ -8,6 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type Export, type RunRecord, type RunReport, type RunView } from './api';
 import { formatDuration, formatTime } from './fields';
 import { unsubscribesToConfirm } from './guard';
+import { runStatusWords } from './status';
 
 /** How often a running run is polled (the status route is cheap: a table read and the custom status). */
 const POLL_MS = 1000;
@@ -79,7 +80,7 @@ export function RunsScreen(props: {
             {runs.map((run) => (
               <tr key={run.runId} aria-current={run.runId === props.runId ? 'true' : undefined}>
                 <td data-label="Status">
-                  <span class={`status status-${run.status}`}>{run.status}</span>
+                  <span class={`status status-${run.status}`}>{runStatusWords(run.status)}</span>
                   {run.dryRun ? ' (dry run)' : ''}
                 </td>
                 <td data-label="Trigger">{run.trigger}</td>
@@ -188,8 +189,8 @@ function RunDetail(props: {
         <>
           <p>
             Status:{' '}
-            <span class={`status status-${run.status}`} data-testid="run-status">
-              {run.status}
+            <span class={`status status-${run.status}`} data-testid="run-status" data-status={run.status}>
+              {runStatusWords(run.status)}
             </span>
             {run.status === 'running' ? ` · stage ${run.stage}` : ''} · trigger {run.trigger} · started{' '}
             {formatTime(run.startedAt)} by {run.requestedBy}

@@ -49,9 +49,9 @@ describe('prepareEmulatorTrust', () => {
     const second = await prepareEmulatorTrust({ previousBundle: first.caBundlePath });
     cleanups.push(() => second.dispose());
     const servers = [await serve(first), await serve(second)];
-    cleanups.push(async () => {
-      for (const server of servers) server.close();
-    });
+    cleanups.push(() =>
+      Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve)))),
+    );
 
     const ports = servers.map((s) => (s.address() as AddressInfo).port);
     expect(await fetchFromChild(second.caBundlePath, ports[1]!)).toBe('ok');
