@@ -11,7 +11,11 @@ import { runRoutes } from './runs';
 import { segmentRoutes } from './segments';
 
 /** Every route, in registration order. */
-export const apiRoutes: ApiRoute[] = [...connectionRoutes, ...exportRoutes, ...runRoutes, ...segmentRoutes,
+export const apiRoutes: ApiRoute[] = [
+  ...connectionRoutes,
+  ...exportRoutes,
+  ...runRoutes,
+  ...segmentRoutes,
   ...meRoutes,
 ];
 apiRoutes.push(openApiRoute(() => apiRoutes));
