@@ -5,6 +5,7 @@
  * https://nodejs.org/api/cli.html#node_extra_ca_certsfile), so it is also written to a PEM file.
  * Certificate verification is never turned off.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -22,11 +23,17 @@ export interface TlsFiles {
   keyPath: string;
 }
 
-/** Generates a fresh self-signed certificate (EC P-256, SHA-256, valid `days` days) for loopback names. */
+/**
+ * Generates a fresh self-signed certificate (EC P-256, SHA-256, valid `days` days) for loopback names.
+ * Each has its own subject: OpenSSL picks a trusted certificate by subject name, so in a CA bundle holding
+ * two emulator certificates (a test run's and the stack's it starts) a shared subject made the second fail
+ * verification as DEPTH_ZERO_SELF_SIGNED_CERT.
+ */
 export async function generateEmulatorCertificate(days = 30): Promise<TlsMaterial> {
   const notBeforeDate = new Date(Date.now() - 60_000); // tolerate small clock skew between processes
   const notAfterDate = new Date(notBeforeDate.getTime() + days * 86_400_000);
-  const pems = await generate([{ name: 'commonName', value: 'Key Vault emulator (local development)' }], {
+  const commonName = `Key Vault emulator (local development) ${randomBytes(6).toString('hex')}`;
+  const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',

@@ -6,6 +6,7 @@
  *   package.json        (`main: functions/*.js`, dependencies only, no scripts)
  *   functions/**.js     compiled from dist/functions
  *   shared/**.js        compiled from dist/shared (source maps left out: the sources are not shipped)
+ *   ui/**               the admin page's built files from dist/ui (index.html, hashed script and style)
  *   node_modules/**     the production dependency tree
  *
  * Never `dev/`, tests, bench or TypeScript sources. The production tree is copied from this checkout's
@@ -25,6 +26,9 @@ export const DEFAULT_PACKAGE_PATH = path.join('dist', 'package', 'segment-export
 
 /** The compiled folders the package carries, from `dist/`. */
 export const PACKAGED_CODE_FOLDERS = ['functions', 'shared'] as const;
+
+/** The built asset folders the package carries whole, from `dist/` (`shared/adminPage.ts` serves `ui/`). */
+export const PACKAGED_ASSET_FOLDERS = ['ui'] as const;
 
 /** `main` of the packaged package.json: the layout inside the zip. */
 export const PACKAGED_MAIN = 'functions/*.js';
@@ -59,7 +63,7 @@ export async function buildPackage(options: BuildPackageOptions): Promise<BuildP
   const root = path.resolve(options.root);
   const out = path.resolve(options.out);
   const dist = path.join(root, 'dist');
-  for (const folder of PACKAGED_CODE_FOLDERS) {
+  for (const folder of [...PACKAGED_CODE_FOLDERS, ...PACKAGED_ASSET_FOLDERS]) {
     if (!fs.existsSync(path.join(dist, folder))) {
       throw new Error(`dist/${folder} is missing: run \`npm run build\` before packaging`);
     }
@@ -73,6 +77,9 @@ export async function buildPackage(options: BuildPackageOptions): Promise<BuildP
     ];
     for (const folder of PACKAGED_CODE_FOLDERS) {
       entries.push(...filesUnder(path.join(dist, folder), folder, (rel) => rel.endsWith('.js')));
+    }
+    for (const folder of PACKAGED_ASSET_FOLDERS) {
+      entries.push(...filesUnder(path.join(dist, folder), folder, () => true));
     }
     if (options.npmCi) {
       staging = fs.mkdtempSync(path.join(path.dirname(out), '.staging-'));

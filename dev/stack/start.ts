@@ -61,6 +61,7 @@ export async function startStack(
     '',
     'Local stack ready:',
     `  Functions host          ${hostUrl}/api/   (e.g. ${hostUrl}/api/health; pid ${stack.hostPid})`,
+    `  Admin page              ${hostUrl}/api/ui/   (local development mode: you are the local admin)`,
     `  Azurite blob            ${azurite.blobEndpoint}`,
     `  Azurite table           ${azurite.tableEndpoint}`,
     `  Key Vault emulator      ${keyVault.url}   (certificate: ${trust.certPath})`,

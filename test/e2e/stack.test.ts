@@ -76,6 +76,7 @@ describe('npm start (dev/stack/start)', () => {
   it('prints the URL of every component when ready', () => {
     const output = stack.output();
     expect(output).toMatch(/Functions host\s+http:\/\/127\.0\.0\.1:\d+\/api\//);
+    expect(output).toMatch(/Admin page\s+http:\/\/127\.0\.0\.1:\d+\/api\/ui\//);
     expect(output).toMatch(/Azurite blob\s+http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1/);
     expect(output).toMatch(/Key Vault emulator\s+https:\/\/127\.0\.0\.1:\d+/);
     expect(output).toMatch(/ActiveCampaign sandbox\s+http:\/\/127\.0\.0\.1:\d+/);

@@ -420,6 +420,7 @@ describe('segments, OpenAPI and routing', () => {
         'GET /api/connections/{id}',
         'GET /api/exports',
         'GET /api/exports/{id}',
+        'GET /api/me',
         'GET /api/openapi.json',
         'GET /api/segments',
         'PATCH /api/connections/{id}',

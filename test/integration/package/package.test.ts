@@ -132,9 +132,9 @@ describe('npm run package', () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('holds only host.json, package.json, compiled functions/ and shared/, and node_modules', () => {
+  it('holds only host.json, package.json, compiled functions/ and shared/, the built ui/, and node_modules', () => {
     const tops = [...new Set(entries.map((name) => name.split('/')[0]))].sort();
-    expect(tops).toEqual(['functions', 'host.json', 'node_modules', 'package.json', 'shared']);
+    expect(tops).toEqual(['functions', 'host.json', 'node_modules', 'package.json', 'shared', 'ui']);
     const code = entries.filter((name) => /^(functions|shared)\//.test(name));
     expect(code.length).toBeGreaterThan(0);
     expect(code.filter((name) => !name.endsWith('.js'))).toEqual([]);
@@ -184,10 +184,20 @@ describe('npm run package', () => {
       [],
     );
     expect(fromPackage.loaded).toContain(path.join(app, 'functions', 'health.js'));
+    expect(fromPackage.registered.map((f) => f.name)).toContain('ui');
     expect(
       fromPackage.loaded.some((file) =>
         file.startsWith(path.join(app, 'node_modules', '@azure', 'functions')),
       ),
     ).toBe(true);
+  });
+
+  it("carries the admin page's built files beside shared/, where shared/adminPage.js serves them from", () => {
+    const built = fs.readdirSync(path.join(root, 'dist', 'ui')).sort();
+    expect(built).toContain('index.html');
+    expect(entries.filter((name) => name.startsWith('ui/')).sort()).toEqual(built.map((f) => `ui/${f}`));
+    const html = fs.readFileSync(path.join(app, 'ui', 'index.html'), 'utf8');
+    for (const asset of built.filter((f) => f !== 'index.html')) expect(html).toContain(asset);
+    expect(fs.existsSync(path.join(app, 'shared', 'adminPage.js'))).toBe(true);
   });
 });
