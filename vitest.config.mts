@@ -7,7 +7,8 @@ export default defineConfig({
     reporters: ['default', './test/helpers/summaryReporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Two cores: integration tests start servers; keep parallelism modest.
+    // Two cores: integration tests start servers; keep parallelism modest. The pacing tests run after the
+    // rest, one at a time (`npm run test:paced`, see the README).
     maxWorkers: 2,
     pool: 'forks',
   },
