@@ -4,13 +4,19 @@
  * (`toBatchOutcome`), and recording requests Push could not queue. What is settled is written to the slice's
  * results blob before returning, merged idempotently by request, so a re-run look changes nothing.
  */
-import { ACTIVECAMPAIGN_SKIPPED_REASON, toBatchOutcome } from '../adapters/activecampaign';
+import {
+  ACTIVECAMPAIGN_SKIPPED_REASON,
+  type ActiveCampaignClient,
+  type BatchOutcome,
+  toBatchOutcome,
+} from '../adapters/activecampaign';
 import { runFolder, sliceBlobName } from '../adapters/blob/runFolder';
 import type { StagedRequest } from '../adapters/blob/slices';
 import { AppError, ensureError, isRetryable } from '../errors';
 import type { RunDeps, RunLogger } from './deps';
 import { CheckSliceInput, type CheckSliceOutput } from './payloads';
 import { clientForExport } from './push';
+import type { PushLogEntry } from './runBlobs';
 import {
   readPushLog,
   readSliceResults,
@@ -96,8 +102,29 @@ export async function checkSlice(
       : settled;
   };
 
-  // Requests whose latest attempt Push could not queue: their contacts are settled as not confirmed.
-  const latest = new Map<number, (typeof log)[number]>();
+  settleUnqueued(log, results, staged, settle);
+
+  const pending: CheckSliceOutput['pending'] = [];
+  const resubmit: CheckSliceOutput['resubmit'] = [];
+  let importInfo = 0;
+  if (input.batches.length > 0) {
+    const { client } = await clientForExport(deps, input.exportId, logger);
+    const look: BatchLook = { input, client, staged, settle, pending, resubmit, logger, importInfo: 0 };
+    await Promise.all(input.batches.map((batch) => lookAtBatch(look, batch)));
+    importInfo = look.importInfo;
+  }
+  await writeSliceResults(deps.work, folder, input.slice, results);
+  return { pending, resubmit, settled: settledCounts(results), importInfo };
+}
+
+/** Requests whose latest attempt Push could not queue: their contacts are settled as not confirmed. */
+function settleUnqueued(
+  log: PushLogEntry[],
+  results: SliceResults,
+  staged: (index: number) => StagedContact[],
+  settle: (index: number, settled: SettledRequest) => void,
+): void {
+  const latest = new Map<number, PushLogEntry>();
   for (const entry of log) {
     const seen = latest.get(entry.request);
     if (!seen || entry.attempt >= seen.attempt) latest.set(entry.request, entry);
@@ -109,90 +136,97 @@ export async function checkSlice(
       : `not sent: ${entry.error ?? 'unknown error'}`;
     settle(entry.request, allFailed(staged(entry.request), entry.attempt, reason));
   }
+}
 
-  const pending: CheckSliceOutput['pending'] = [];
-  const resubmit: CheckSliceOutput['resubmit'] = [];
-  let importInfo = 0;
-  if (input.batches.length > 0) {
-    const { client } = await clientForExport(deps, input.exportId, logger);
-    await Promise.all(
-      input.batches.map(async (batch) => {
-        const contacts = staged(batch.request);
-        const giveUp = (why: string) =>
-          settle(
-            batch.request,
-            allFailed(
-              contacts,
-              batch.attempt,
-              `unconfirmed: ${why}; it is sent again next run`,
-              batch.batchId,
-            ),
-          );
-        let info;
-        try {
-          importInfo++;
-          info = await client.getImportInfo(batch.batchId);
-        } catch (caught) {
-          const error = ensureError(caught);
-          if (!(caught instanceof AppError))
-            logger?.warn(`import/info for batch ${batch.batchId}: ${error.stack ?? error.message}`);
-          if (isRetryable(caught) && !input.giveUp) pending.push(batch);
-          else giveUp(`import/info for batch ${batch.batchId} failed: ${error.message}`);
-          return;
-        }
-        const outcome = toBatchOutcome(
-          info,
-          contacts.map((c) => c.email),
-        );
-        switch (outcome.state) {
-          case 'pending':
-            if (input.giveUp)
-              giveUp(`batch ${batch.batchId} still ${outcome.status} at the reconcile deadline`);
-            else pending.push(batch);
-            return;
-          case 'resubmit':
-            if (batch.attempt < input.maxResubmits)
-              resubmit.push({ request: batch.request, attempt: batch.attempt });
-            else
-              settle(
-                batch.request,
-                allFailed(
-                  contacts,
-                  batch.attempt,
-                  `batch ${outcome.status} ${batch.attempt + 1} times at ActiveCampaign; it is sent again next run`,
-                  batch.batchId,
-                ),
-              );
-            return;
-          case 'inconsistent':
-            giveUp(outcome.reason);
-            return;
-          case 'completed': {
-            const failed = new Map(outcome.failed.map((f) => [f.email, f.reason]));
-            const settled: SettledRequest = {
-              attempt: batch.attempt,
-              batchId: batch.batchId,
-              upserted: [],
-              unsubscribed: [],
-              failed: [],
-            };
-            for (const c of contacts) {
-              const reason = failed.get(c.email);
-              if (reason !== undefined)
-                settled.failed.push({
-                  email: c.email,
-                  reason: reason || ACTIVECAMPAIGN_SKIPPED_REASON,
-                  ...(c.unsubscribe ? { unsubscribe: true } : {}),
-                });
-              else (c.unsubscribe ? settled.unsubscribed : settled.upserted).push(c.email);
-            }
-            settle(batch.request, settled);
-            return;
-          }
-        }
-      }),
+/** What one Check shares between its looks at a slice's batches. */
+interface BatchLook {
+  input: CheckSliceInput;
+  client: ActiveCampaignClient;
+  staged: (index: number) => StagedContact[];
+  settle: (index: number, settled: SettledRequest) => void;
+  pending: CheckSliceOutput['pending'];
+  resubmit: CheckSliceOutput['resubmit'];
+  logger: RunLogger | undefined;
+  /** `import/info` calls made. */
+  importInfo: number;
+}
+
+/** One `import/info` look at one batch: settled, left pending, or queued for resubmission. */
+async function lookAtBatch(look: BatchLook, batch: CheckSliceInput['batches'][number]): Promise<void> {
+  const contacts = look.staged(batch.request);
+  const giveUp = (why: string) =>
+    look.settle(
+      batch.request,
+      allFailed(contacts, batch.attempt, `unconfirmed: ${why}; it is sent again next run`, batch.batchId),
     );
+  let info;
+  try {
+    look.importInfo++;
+    info = await look.client.getImportInfo(batch.batchId);
+  } catch (caught) {
+    const error = ensureError(caught);
+    if (!(caught instanceof AppError))
+      look.logger?.warn(`import/info for batch ${batch.batchId}: ${error.stack ?? error.message}`);
+    if (isRetryable(caught) && !look.input.giveUp) look.pending.push(batch);
+    else giveUp(`import/info for batch ${batch.batchId} failed: ${error.message}`);
+    return;
   }
-  await writeSliceResults(deps.work, folder, input.slice, results);
-  return { pending, resubmit, settled: settledCounts(results), importInfo };
+  const outcome = toBatchOutcome(
+    info,
+    contacts.map((c) => c.email),
+  );
+  switch (outcome.state) {
+    case 'pending':
+      if (look.input.giveUp)
+        giveUp(`batch ${batch.batchId} still ${outcome.status} at the reconcile deadline`);
+      else look.pending.push(batch);
+      return;
+    case 'resubmit':
+      if (batch.attempt < look.input.maxResubmits)
+        look.resubmit.push({ request: batch.request, attempt: batch.attempt });
+      else
+        look.settle(
+          batch.request,
+          allFailed(
+            contacts,
+            batch.attempt,
+            `batch ${outcome.status} ${batch.attempt + 1} times at ActiveCampaign; it is sent again next run`,
+            batch.batchId,
+          ),
+        );
+      return;
+    case 'inconsistent':
+      giveUp(outcome.reason);
+      return;
+    case 'completed':
+      look.settle(batch.request, completedRequest(batch, contacts, outcome));
+      return;
+  }
+}
+
+/** A completed batch's request settled: each contact upserted, unsubscribed, or failed with its reason. */
+function completedRequest(
+  batch: CheckSliceInput['batches'][number],
+  contacts: StagedContact[],
+  outcome: Extract<BatchOutcome, { state: 'completed' }>,
+): SettledRequest {
+  const failed = new Map(outcome.failed.map((f) => [f.email, f.reason]));
+  const settled: SettledRequest = {
+    attempt: batch.attempt,
+    batchId: batch.batchId,
+    upserted: [],
+    unsubscribed: [],
+    failed: [],
+  };
+  for (const c of contacts) {
+    const reason = failed.get(c.email);
+    if (reason !== undefined)
+      settled.failed.push({
+        email: c.email,
+        reason: reason || ACTIVECAMPAIGN_SKIPPED_REASON,
+        ...(c.unsubscribe ? { unsubscribe: true } : {}),
+      });
+    else (c.unsubscribe ? settled.unsubscribed : settled.upserted).push(c.email);
+  }
+  return settled;
 }

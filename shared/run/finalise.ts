@@ -7,6 +7,7 @@
 import { rejectedBlobName, runFolder, sliceBlobName } from '../adapters/blob/runFolder';
 import { readSlice } from '../adapters/blob/slices';
 import { advanceExportSnapshot } from '../adapters/blob/snapshotStore';
+import type { ExportRecord } from '../domain/records/exportDefinition';
 import { csvCell, REJECTED_CSV_HEADER } from '../domain/segments/rejectedRows';
 import { emitExportRunFailed } from '../telemetry';
 import type { RunDeps, RunLogger } from './deps';
@@ -28,9 +29,42 @@ export async function finaliseRun(
   const folder = runFolder(run.exportId, run.runId);
   const { record: definition } = await deps.records.exports.get(run.exportId);
 
+  const settled = await collectSettled(deps, input, folder);
+  const { upserted, unsubscribed, failed } = settled;
+  if (upserted.length + unsubscribed.length > 0) {
+    await advanceExportSnapshot(deps.work, {
+      exportId: run.exportId,
+      runId: run.runId,
+      confirmedEmails: [...upserted, ...unsubscribed],
+    });
+  }
+  const counts = prepare?.counts;
+  const status: RunStatus = stop
+    ? stop.status
+    : failed.length > 0 || (counts?.rejected ?? 0) > 0
+      ? 'succeededWithRejections'
+      : 'succeeded';
+  await writeFailedCsv(deps, folder, failed);
+
+  const report = buildReport(input, definition, settled, status, folder, finaliseStarted, deps.now());
+  await uploadText(deps.work, reportBlobName(folder), JSON.stringify(report, null, 2), 'application/json');
+
+  await recordFinalStatus(deps, input, report, status, logger);
+  const followUpRunId = run.dryRun ? undefined : await releaseExport(deps, run, start);
+  return {
+    runId: run.runId,
+    status,
+    reportBlob: reportBlobName(folder),
+    ...(followUpRunId ? { followUpRunId } : {}),
+  };
+}
+
+/** What every slice's results say (and, for a run that stopped early, the contacts never sent). */
+async function collectSettled(deps: RunDeps, input: FinaliseInput, folder: string): Promise<Settled> {
+  const { run, prepare, stop } = input;
   const upserted: string[] = [];
   const unsubscribed: string[] = [];
-  const failed: { email: string; reason: string; unsubscribe?: boolean }[] = [];
+  const failed: FailedContact[] = [];
   let notSent = 0;
   let mayHaveBeenAppliedTwice = 0;
   const slices = prepare?.ok && !run.dryRun ? prepare.slices : 0;
@@ -62,22 +96,32 @@ export async function finaliseRun(
       }
     }
   }
-  // Upserts ActiveCampaign was asked for but did not confirm (the never-sent ones are `notSent`).
-  const sentFailed = failed.filter((f) => !f.unsubscribe).length - notSent;
+  return { upserted, unsubscribed, failed, notSent, mayHaveBeenAppliedTwice };
+}
 
-  if (upserted.length + unsubscribed.length > 0) {
-    await advanceExportSnapshot(deps.work, {
-      exportId: run.exportId,
-      runId: run.runId,
-      confirmedEmails: [...upserted, ...unsubscribed],
-    });
-  }
-  const counts = prepare?.counts;
-  const status: RunStatus = stop
-    ? stop.status
-    : failed.length > 0 || (counts?.rejected ?? 0) > 0
-      ? 'succeededWithRejections'
-      : 'succeeded';
+/** The contacts of a run, by what became of them. */
+interface Settled {
+  upserted: string[];
+  unsubscribed: string[];
+  failed: FailedContact[];
+  /** Upserts never sent (the run stopped first). */
+  notSent: number;
+  mayHaveBeenAppliedTwice: number;
+}
+
+/** A contact that ActiveCampaign did not confirm, with why. */
+interface FailedContact {
+  email: string;
+  reason: string;
+  unsubscribe?: boolean;
+}
+
+/** Writes `failed.csv`: every contact ActiveCampaign did not confirm, in the rejected rows' columns. */
+async function writeFailedCsv(
+  deps: RunDeps,
+  folder: string,
+  failed: readonly FailedContact[],
+): Promise<void> {
   await uploadText(
     deps.work,
     failedBlobName(folder),
@@ -87,8 +131,23 @@ export async function finaliseRun(
         .join(''),
     'text/csv; charset=utf-8',
   );
+}
 
-  const finishedAt = deps.now();
+/** The run's report, from what Prepare counted, what every slice settled and the stages' times. */
+function buildReport(
+  input: FinaliseInput,
+  definition: ExportRecord,
+  settled: Settled,
+  status: RunStatus,
+  folder: string,
+  finaliseStarted: number,
+  finishedAt: number,
+): RunReport {
+  const { run, prepare, stop } = input;
+  const { upserted, unsubscribed, failed, notSent, mayHaveBeenAppliedTwice } = settled;
+  const counts = prepare?.counts;
+  // Upserts ActiveCampaign was asked for but did not confirm (the never-sent ones are `notSent`).
+  const sentFailed = failed.filter((f) => !f.unsubscribe).length - notSent;
   const totals = input.slices.reduce(
     (t, s) => ({
       bulkImport: t.bulkImport + s.bulkImport,
@@ -100,7 +159,7 @@ export async function finaliseRun(
     { bulkImport: 0, importInfo: 0, throttled: 0, resubmits: 0, ambiguousResends: 0 },
   );
   const toSend = run.dryRun ? 0 : (counts?.toSend ?? 0);
-  const report = RunReport.parse({
+  return RunReport.parse({
     version: 1,
     exportId: run.exportId,
     exportName: definition.name,
@@ -148,8 +207,17 @@ export async function finaliseRun(
     failedContacts: failed.slice(0, REPORT_FAILED_CONTACTS).map(({ email, reason }) => ({ email, reason })),
     files: { rejected: rejectedBlobName(folder), failed: failedBlobName(folder) },
   });
-  await uploadText(deps.work, reportBlobName(folder), JSON.stringify(report, null, 2), 'application/json');
+}
 
+/** Records the final status on the run's row; a failed run emits `ExportRunFailed`, any other logs its counts. */
+async function recordFinalStatus(
+  deps: RunDeps,
+  input: FinaliseInput,
+  report: RunReport,
+  status: RunStatus,
+  logger: RunLogger | undefined,
+): Promise<void> {
+  const { run } = input;
   const record = await deps.runs.getRun(run.exportId, run.runId).catch(() => undefined);
   await deps.runs.updateRun({
     ...(record ?? {
@@ -180,11 +248,4 @@ export async function finaliseRun(
   } else {
     logger?.log(`Export run finished ${status}: ${JSON.stringify(report.counts)}`);
   }
-  const followUpRunId = run.dryRun ? undefined : await releaseExport(deps, run, start);
-  return {
-    runId: run.runId,
-    status,
-    reportBlob: reportBlobName(folder),
-    ...(followUpRunId ? { followUpRunId } : {}),
-  };
 }

@@ -25,23 +25,21 @@ import type { z } from 'zod';
 
 import type { Config } from '../../config';
 import { MAX_BULK_IMPORT_BYTES, MAX_CONTACTS_PER_BULK_IMPORT } from '../../domain/segments/requestPacker';
+import { BULK_IMPORT_PATH, encodeBulkImport } from './bulkImportBody';
+import { type ActiveCampaignClientStats, countFailure, emptyClientStats } from './clientStats';
 import { type Clock, scaledClock, systemClock } from './clock';
 import {
   type ActiveCampaignError,
-  ActiveCampaignNotFoundError,
   type ActiveCampaignRequestInfo,
-  type ActiveCampaignResponseInfo,
-  AuthenticationError,
   BudgetSlotMissedError,
   NetworkError,
   OutcomeUnknownError,
   RateLimitedError,
-  ServerError,
   TimeoutError,
-  UnexpectedResponseError,
   ValidationFailedError,
 } from './errors';
 import { type HostRuleOptions, resolveActiveCampaignBaseUrl } from './host';
+import { exchange, type ExchangeDeps } from './httpExchange';
 import {
   type BudgetKind,
   DEFAULT_RATE_LIMITS,
@@ -50,15 +48,13 @@ import {
   type RateLimits,
   rateLimitsFromConfig,
 } from './rateBudget';
-import { DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay, type RetryPolicy } from './retryTiming';
+import { DEFAULT_RETRY_POLICY, retryDelay, type RetryPolicy } from './retryTiming';
 import {
   type ActiveCampaignList,
   type ActiveCampaignUser,
   bulkImportAcceptedSchema,
   type BulkImportRequest,
-  bulkImportRequestSchema,
   type BulkImportResult,
-  errorBodySchema,
   type ImportInfo,
   importInfoSchema,
   listResponseSchema,
@@ -67,35 +63,15 @@ import {
 
 // Bulk import's request limits live with the packer that honours them; re-exported for the client's users.
 export { MAX_BULK_IMPORT_BYTES, MAX_CONTACTS_PER_BULK_IMPORT };
-/** Without a Retry-After, bulk import's "Rate limit exceeded." means: retry in a minute (its own wording). */
-const BULK_RATE_LIMIT_WINDOW_MS = 60_000;
-
+// The request building, one HTTP exchange, the error mapping and the counters live in their own files
+// (bulkImportBody.ts, httpExchange.ts, responseErrors.ts, clientStats.ts); re-exported for the client's users.
+export type { ActiveCampaignClientStats } from './clientStats';
+export { toActiveCampaignError } from './responseErrors';
 /** The logging surface the client needs; an Azure Functions `InvocationContext` satisfies it. */
 export interface ActiveCampaignLogger {
   info(...args: unknown[]): void;
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
-}
-
-/** Counters a run report can show: what the client did and what ActiveCampaign pushed back with. */
-export interface ActiveCampaignClientStats {
-  /** HTTP requests sent (every attempt). */
-  requests: number;
-  /** Attempts after the first. */
-  retries: number;
-  /** 429 answers (requests/s budget). */
-  throttled: number;
-  /** `400 Rate limit exceeded.` answers (bulk imports/min budget). */
-  bulkRateLimited: number;
-  serverErrors: number;
-  networkErrors: number;
-  timeouts: number;
-  /** Bulk imports accepted (200). */
-  bulkImportsAccepted: number;
-  /** Bulk imports retried after their response was lost; ActiveCampaign may have queued both (harmless upserts). */
-  ambiguousBulkResubmissions: number;
-  /** Bulk imports given up with `OutcomeUnknownError`: ActiveCampaign may or may not have applied them. */
-  outcomeUnknown: number;
 }
 
 /** Everything the client needs; only `host`, `apiKey` and `hostRule` are required. */
@@ -151,20 +127,9 @@ function processScaledClock(timeScale: number): Clock {
 /** One ActiveCampaign account, as seen through one API key. */
 export class ActiveCampaignClient {
   readonly baseUrl: string;
-  readonly stats: ActiveCampaignClientStats = {
-    requests: 0,
-    retries: 0,
-    throttled: 0,
-    bulkRateLimited: 0,
-    serverErrors: 0,
-    networkErrors: 0,
-    timeouts: 0,
-    bulkImportsAccepted: 0,
-    ambiguousBulkResubmissions: 0,
-    outcomeUnknown: 0,
-  };
-  private readonly apiKey: string;
-  private readonly fetchFn: typeof fetch;
+  readonly stats: ActiveCampaignClientStats = emptyClientStats();
+  /** What each HTTP exchange needs, the API key among it (kept private). */
+  private readonly exchangeDeps: ExchangeDeps;
   private readonly clock: Clock;
   private readonly logger: ActiveCampaignLogger;
   private readonly budget: RateBudget;
@@ -174,8 +139,6 @@ export class ActiveCampaignClient {
 
   constructor(options: ActiveCampaignClientOptions) {
     this.baseUrl = resolveActiveCampaignBaseUrl(options.host, options.hostRule);
-    this.apiKey = options.apiKey;
-    this.fetchFn = options.fetch ?? fetch;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     const limits = { ...DEFAULT_RATE_LIMITS, ...options.limits };
@@ -183,6 +146,14 @@ export class ActiveCampaignClient {
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.random = options.random ?? Math.random;
+    this.exchangeDeps = {
+      baseUrl: this.baseUrl,
+      apiKey: options.apiKey,
+      fetchFn: options.fetch ?? fetch,
+      clock: this.clock,
+      timeoutMs: this.timeoutMs,
+      stats: this.stats,
+    };
   }
 
   /** `GET /api/3/users/me`: proves the key and host belong together; throws AuthenticationError if not. */
@@ -211,29 +182,11 @@ export class ActiveCampaignClient {
    * sent. Throws `OutcomeUnknownError` when ActiveCampaign may have applied it but the client cannot know.
    */
   async bulkImport(request: BulkImportRequest): Promise<BulkImportResult> {
-    const path = 'import/bulk_import';
-    const parsed = bulkImportRequestSchema.safeParse(request);
-    const body = JSON.stringify(parsed.success ? parsed.data : request);
-    const local = (reason: string) =>
-      new ValidationFailedError(
-        { method: 'POST', path: `/api/3/${path}`, attempt: 0 },
-        undefined,
-        [reason],
-        `Bulk import not sent (${reason})`,
-      );
-    if (!parsed.success)
-      throw local(`request does not match the bulk import schema: ${parsed.error.issues[0]?.message ?? ''}`);
-    if (parsed.data.contacts.length > MAX_CONTACTS_PER_BULK_IMPORT) {
-      throw local(
-        `${parsed.data.contacts.length} contacts; at most ${MAX_CONTACTS_PER_BULK_IMPORT} per request`,
-      );
-    }
-    const bytes = Buffer.byteLength(body);
-    if (bytes > MAX_BULK_IMPORT_BYTES) throw local(`body is ${bytes} bytes; it must be under 400,000`);
-    // ActiveCampaign budgets single-contact imports separately (20/min by default,
-    // ACTIVECAMPAIGN_SINGLE_IMPORTS_PER_MINUTE); pace them as such.
-    const kind: BudgetKind = parsed.data.contacts.length === 1 ? 'singleContactImport' : 'bulkImport';
-    const { data, lostResponses } = await this.send('POST', path, bulkImportAcceptedSchema, { body, kind });
+    const { body, kind } = encodeBulkImport(request);
+    const { data, lostResponses } = await this.send('POST', BULK_IMPORT_PATH, bulkImportAcceptedSchema, {
+      body,
+      kind,
+    });
     this.stats.bulkImportsAccepted++;
     return { ...data, ambiguousResends: lostResponses };
   }
@@ -284,10 +237,10 @@ export class ActiveCampaignClient {
         if (lastLost) this.stats.ambiguousBulkResubmissions++;
       }
       try {
-        return { data: await this.attempt(request, schema, options.body), lostResponses };
+        return { data: await exchange(this.exchangeDeps, request, schema, options.body), lostResponses };
       } catch (error) {
         const failure = error as ActiveCampaignError;
-        this.count(failure);
+        countFailure(this.stats, failure);
         // Only a request that changes something (a POST with a body) can be "applied with the answer lost".
         lastLost =
           options.body !== undefined &&
@@ -330,126 +283,4 @@ export class ActiveCampaignClient {
       }
     }
   }
-
-  /** One HTTP exchange under a timeout; maps every failure into the error family. */
-  private async attempt<S extends z.ZodType>(
-    request: ActiveCampaignRequestInfo,
-    schema: S,
-    body: string | undefined,
-  ): Promise<z.infer<S>> {
-    const controller = new AbortController();
-    const timer = new AbortController();
-    let timedOut = false;
-    // The timeout runs on the injected clock so a time-scaled sandbox scales it too.
-    this.clock.sleep(this.timeoutMs, timer.signal).then(
-      () => {
-        timedOut = true;
-        controller.abort();
-      },
-      () => {},
-    );
-    this.stats.requests++;
-    let status: number;
-    let headers: Headers;
-    let text: string;
-    try {
-      const response = await this.fetchFn(new URL(request.path.slice('/api/3/'.length), this.baseUrl), {
-        method: request.method,
-        headers: {
-          'Api-Token': this.apiKey,
-          Accept: 'application/json',
-          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-        },
-        body,
-        signal: controller.signal,
-      });
-      status = response.status;
-      headers = response.headers;
-      // Read the body inside the timeout: a reset mid-body ("terminated") is a network error too.
-      text = await response.text();
-    } catch (error) {
-      if (timedOut) throw new TimeoutError(request, this.timeoutMs);
-      throw new NetworkError(request, error);
-    } finally {
-      timer.abort();
-    }
-    const json = parseJson(this.scrub(text));
-    const error = toActiveCampaignError(request, status, headers, json, this.clock.now());
-    if (error) throw error;
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      // Not retried (a resubmission could double-queue), and the status is kept: for a 2xx the caller must
-      // treat the request as possibly applied (importContacts reports its contacts `unconfirmed`).
-      throw new UnexpectedResponseError(
-        request,
-        { status, body: json, retryAfterMs: undefined },
-        'body does not match the documented shape',
-        parsed.error,
-      );
-    }
-    return parsed.data;
-  }
-
-  private count(error: ActiveCampaignError): void {
-    if (error instanceof RateLimitedError) {
-      if (error.scope === 'bulk_imports_per_minute') this.stats.bulkRateLimited++;
-      else this.stats.throttled++;
-    } else if (error instanceof ServerError) this.stats.serverErrors++;
-    else if (error instanceof NetworkError) this.stats.networkErrors++;
-    else if (error instanceof TimeoutError) this.stats.timeouts++;
-  }
-
-  /** Defence in depth: should a response ever echo the key, it must not ride into an error or a log. */
-  private scrub(text: string): string {
-    return this.apiKey.length >= 4 ? text.split(this.apiKey).join('[redacted]') : text;
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text.slice(0, 500);
-  }
-}
-
-/**
- * Pure: the error an ActiveCampaign response stands for, or undefined for a 2xx.
- * Exported for unit tests of each branch.
- */
-export function toActiveCampaignError(
-  request: ActiveCampaignRequestInfo,
-  status: number,
-  headers: Headers,
-  body: unknown,
-  now: number,
-): ActiveCampaignError | undefined {
-  if (status >= 200 && status < 300) return undefined;
-  const retryAfterMs = parseRetryAfter(headers.get('Retry-After'), now);
-  const response: ActiveCampaignResponseInfo = { status, body, retryAfterMs };
-  const errorBody = errorBodySchema.safeParse(body);
-  const message = errorBody.success ? errorBody.data.message : undefined;
-  // 401/403: a missing or bad key; ActiveCampaign answers 403 (some report 401). Retrying cannot help.
-  if (status === 401 || status === 403) return new AuthenticationError(request, response);
-  if (status === 404) return new ActiveCampaignNotFoundError(request, response);
-  // 429: over 5 requests/s; Retry-After says when (developers.activecampaign.com/reference/rate-limits).
-  if (status === 429) return new RateLimitedError(request, response, 'requests_per_second');
-  if (status === 400 && message !== undefined && /rate limit exceeded/i.test(message)) {
-    // Bulk import's per-minute limit is a 400, not a 429, with no Retry-After: wait for the minute window.
-    return new RateLimitedError(
-      request,
-      { ...response, retryAfterMs: retryAfterMs ?? BULK_RATE_LIMIT_WINDOW_MS },
-      'bulk_imports_per_minute',
-    );
-  }
-  if (status === 400 || status === 413 || status === 422) {
-    return new ValidationFailedError(
-      request,
-      response,
-      errorBody.success ? (errorBody.data.failureReasons ?? []) : [],
-    );
-  }
-  // 503 is also seen at the rate limit (mediatoolkit/activecampaign-v3-php#18); every 5xx may pass.
-  if (status >= 500) return new ServerError(request, response);
-  return new UnexpectedResponseError(request, response, `status ${status}`);
 }

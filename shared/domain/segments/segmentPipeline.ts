@@ -4,6 +4,8 @@
  * order (segments as listed, partitions by name, rows in order) and ends either packed for ActiveCampaign
  * or rejected with a reason. State per contact is compact: a 64-bit email hash index, the target snapshot
  * (16 bytes + email) and where each email was first seen (6 bytes).
+ * Kept at ~420 lines on purpose: it is one class whose `acceptBatch` hot loop reads and writes all of that
+ * state per row; cutting the class apart would put that state behind calls on every row.
  */
 import { TextDecoder } from 'node:util';
 
