@@ -26,6 +26,9 @@ import {
 } from './runBlobs';
 import { cachedSlice } from './sliceCache';
 
+/** `import/info` looks one Check has in flight at once (see `checkSlice`). */
+const LOOKS_AT_ONCE = 2;
+
 /** The reason given for contacts whose request's answer was lost: ActiveCampaign may have applied them. */
 export const OUTCOME_UNKNOWN_REASON =
   'outcome unknown: the bulk import was sent but its answer was lost, so ActiveCampaign may have applied it; it is sent again next run';
@@ -110,7 +113,14 @@ export async function checkSlice(
   if (input.batches.length > 0) {
     const { client } = await clientForExport(deps, input.exportId, logger);
     const look: BatchLook = { input, client, staged, settle, pending, resubmit, logger, importInfo: 0 };
-    await Promise.all(input.batches.map((batch) => lookAtBatch(look, batch)));
+    // A few looks at a time, not all at once: each takes a slot of the account's request budget, and fifty
+    // reserved together would hold the slots that pushing lanes need for their bulk imports (bulk imports
+    // count against requests/second too), stalling every push for ~10 s at 5 requests a second.
+    const queue = [...input.batches];
+    const looker = async () => {
+      for (let batch = queue.shift(); batch; batch = queue.shift()) await lookAtBatch(look, batch);
+    };
+    await Promise.all(Array.from({ length: Math.min(LOOKS_AT_ONCE, queue.length) }, looker));
     importInfo = look.importInfo;
   }
   await writeSliceResults(deps.work, folder, input.slice, results);
